@@ -1,0 +1,1 @@
+"""Build, train, evaluate and export the model zoo as versioned SavedModels."""

@@ -1,0 +1,111 @@
+"""Export trained models as versioned SavedModels with explicit serving signatures.
+
+A version is written to a hidden staging directory and renamed into place only
+when the SavedModel, card and plots are all on disk, so a server polling
+``models/<name>/`` never sees a half-written version. Versions are never
+overwritten: each export takes the next integer.
+"""
+
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+from keras import layers
+
+VERSION_PATTERN = re.compile(r"^[1-9][0-9]*$")
+IMAGE_SPEC = tf.TensorSpec([None, 28, 28, 1], tf.float32, name="images")
+
+
+def existing_versions(model_root: Path) -> list[int]:
+    """Integer versions already exported under ``model_root``, ascending."""
+    if not model_root.is_dir():
+        return []
+    return sorted(
+        int(p.name) for p in model_root.iterdir() if p.is_dir() and VERSION_PATTERN.match(p.name)
+    )
+
+
+def latest_version_dir(model_root: Path) -> Path:
+    """The newest version directory of a model; a clear error when there is none."""
+    versions = existing_versions(model_root)
+    if not versions:
+        raise FileNotFoundError(f"no exported versions under {model_root}")
+    return model_root / str(versions[-1])
+
+
+@dataclass(frozen=True)
+class StagedVersion:
+    """A version being written to ``staging``; it becomes ``target`` when complete."""
+
+    staging: Path
+    target: Path
+
+    @property
+    def version(self) -> int:
+        return int(self.target.name)
+
+
+@contextmanager
+def staged_version(models_dir: Path, name: str) -> Iterator[StagedVersion]:
+    """Yield a staging directory; when the block succeeds, rename it to the next version.
+
+    ``rename`` is atomic on one filesystem and refuses to replace a non-empty
+    directory, so an existing version is never overwritten.
+    """
+    model_root = models_dir / name
+    model_root.mkdir(parents=True, exist_ok=True)
+    versions = existing_versions(model_root)
+    target = model_root / str((versions[-1] if versions else 0) + 1)
+    staged = StagedVersion(model_root / f".staging-{target.name}-{uuid.uuid4().hex[:8]}", target)
+    staged.staging.mkdir()
+    try:
+        yield staged
+        if target.exists():
+            raise FileExistsError(f"{target} appeared while exporting; refusing to overwrite it")
+        staged.staging.rename(target)
+    finally:
+        shutil.rmtree(staged.staging, ignore_errors=True)
+
+
+def classifier_serving_model(model: keras.Model) -> keras.Model:
+    """Named outputs for serving: ``probabilities`` (softmax), ``logits``, ``features``."""
+    logits = model.output
+    probabilities = layers.Softmax(dtype="float32", name="probabilities")(logits)
+    features = model.get_layer("features").output
+    return keras.Model(
+        model.input,
+        {"probabilities": probabilities, "logits": logits, "features": features},
+        name=f"{model.name}_serving",
+    )
+
+
+def generator_serving_model(generator: keras.Model) -> keras.Model:
+    """Generator with images mapped from tanh's [-1, 1] to pixel values in [0, 1]."""
+    images = layers.Rescaling(0.5, offset=0.5, dtype="float32", name="images")(generator.output)
+    return keras.Model(generator.inputs, {"images": images}, name="generator_serving")
+
+
+def forecaster_serving_model(forecaster: keras.Model) -> keras.Model:
+    """Forecaster with its output named ``forecast``."""
+    return keras.Model(forecaster.input, {"forecast": forecaster.output}, name="forecaster_serving")
+
+
+def export_saved_model(
+    model: keras.Model, path: Path, input_signature: list[tf.TensorSpec]
+) -> None:
+    """``model.export()`` with named inputs; ``serving_default`` is what servers call.
+
+    Several inputs go in as one dict keyed by input name, the form a Functional
+    model with named inputs accepts, so the signature's arguments carry those names.
+    """
+    signature: list[Any] = list(input_signature)
+    if len(input_signature) > 1:
+        signature = [{spec.name: spec for spec in input_signature}]
+    model.export(str(path), format="tf_saved_model", input_signature=signature, verbose=False)

@@ -1,0 +1,15 @@
+"""Keras 3 Functional builders for every architecture in the zoo."""
+
+from training.models.cgan import ConditionalGAN, build_discriminator, build_generator
+from training.models.classifiers import build_lenet5, build_mlp, build_vgg
+from training.models.forecaster import build_lstm_forecaster
+
+__all__ = [
+    "ConditionalGAN",
+    "build_discriminator",
+    "build_generator",
+    "build_lenet5",
+    "build_lstm_forecaster",
+    "build_mlp",
+    "build_vgg",
+]

@@ -1,0 +1,113 @@
+"""Conditional DCGAN: a generator of 28x28 images for a class label, and its critic.
+
+Follows keras-io's DCGAN (custom ``train_step``, a ``SeedGenerator``, loss
+trackers as metrics), with the label embedded and fed to both networks.
+"""
+
+from typing import Any
+
+import keras
+import tensorflow as tf
+from keras import layers, ops
+
+
+def build_generator(
+    latent_dim: int = 64, num_classes: int = 10, base_filters: int = 64
+) -> keras.Model:
+    """(noise ``[N, latent_dim]``, label ``[N]``) -> image ``[N, 28, 28, 1]`` in [-1, 1]."""
+    noise = keras.Input(shape=(latent_dim,), name="noise")
+    label = keras.Input(shape=(), dtype="int32", name="labels")
+    embedded = layers.Embedding(num_classes, 32, name="label_embedding")(label)
+    x = layers.Concatenate(name="condition")([noise, embedded])
+    x = layers.Dense(7 * 7 * base_filters * 2, use_bias=False, name="project")(x)
+    x = layers.BatchNormalization(name="project_bn")(x)
+    x = layers.LeakyReLU(0.2, name="project_act")(x)
+    x = layers.Reshape((7, 7, base_filters * 2), name="to_grid")(x)
+    for index, filters in enumerate((base_filters, base_filters // 2), start=1):
+        x = layers.Conv2DTranspose(
+            filters, 4, strides=2, padding="same", use_bias=False, name=f"up_{index}"
+        )(x)
+        x = layers.BatchNormalization(name=f"up_{index}_bn")(x)
+        x = layers.LeakyReLU(0.2, name=f"up_{index}_act")(x)
+    image = layers.Conv2D(1, 5, padding="same", activation="tanh", dtype="float32", name="image")(x)
+    return keras.Model([noise, label], image, name="generator")
+
+
+def build_discriminator(num_classes: int = 10, base_filters: int = 64) -> keras.Model:
+    """(image ``[N, 28, 28, 1]`` in [-1, 1], label ``[N]``) -> real/fake logit ``[N, 1]``."""
+    image = keras.Input(shape=(28, 28, 1), name="images")
+    label = keras.Input(shape=(), dtype="int32", name="labels")
+    label_map = layers.Embedding(num_classes, 28 * 28, name="label_embedding")(label)
+    label_map = layers.Reshape((28, 28, 1), name="label_map")(label_map)
+    x = layers.Concatenate(name="condition")([image, label_map])
+    for index, filters in enumerate((base_filters, base_filters * 2), start=1):
+        x = layers.Conv2D(filters, 4, strides=2, padding="same", name=f"down_{index}")(x)
+        x = layers.LeakyReLU(0.2, name=f"down_{index}_act")(x)
+        x = layers.Dropout(0.3, name=f"down_{index}_dropout")(x)
+    x = layers.Flatten(name="flatten")(x)
+    logit = layers.Dense(1, dtype="float32", name="logit")(x)
+    return keras.Model([image, label], logit, name="discriminator")
+
+
+class ConditionalGAN(keras.Model):
+    """Trains ``generator`` against ``discriminator`` on (image, label) batches."""
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        discriminator: keras.Model,
+        latent_dim: int,
+        seed: int = 1337,
+        label_smoothing: float = 0.1,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = latent_dim
+        self.label_smoothing = label_smoothing
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+
+    def compile(
+        self, d_optimizer: keras.Optimizer, g_optimizer: keras.Optimizer, **kwargs: Any
+    ) -> None:
+        super().compile(**kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        return [self.d_loss_tracker, self.g_loss_tracker]
+
+    def _noise(self, batch_size: Any) -> Any:
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+    def train_step(self, data: Any) -> dict[str, Any]:
+        real_images, labels = data
+        labels = ops.cast(labels, "int32")
+        batch_size = ops.shape(real_images)[0]
+        fake_images = self.generator([self._noise(batch_size), labels], training=True)
+        real_target = ops.ones((batch_size, 1)) * (1.0 - self.label_smoothing)
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminator([real_images, labels], training=True)
+            fake_logits = self.discriminator([fake_images, labels], training=True)
+            d_loss = self.loss_fn(real_target, real_logits) + self.loss_fn(
+                ops.zeros((batch_size, 1)), fake_logits
+            )
+        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+
+        with tf.GradientTape() as tape:
+            generated = self.generator([self._noise(batch_size), labels], training=True)
+            g_loss = self.loss_fn(
+                ops.ones((batch_size, 1)), self.discriminator([generated, labels], training=True)
+            )
+        grads = tape.gradient(g_loss, self.generator.trainable_weights)
+        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        return {m.name: m.result() for m in self.metrics}

@@ -1,0 +1,136 @@
+"""The zoo's recipes: which architecture, on which data, with which defaults.
+
+A recipe name is also the default model name under ``models/``. Hyperparameters
+are plain values so the command line can override them (``--set lr=3e-4``) and
+grid-search them (``--param lr=1e-2,1e-3``).
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+HParam = int | float | str | bool
+HParams = dict[str, HParam]
+TaskKind = Literal["classify", "forecast", "generate"]
+
+_CLASSIFIER_DEFAULTS: HParams = {
+    "epochs": 40,
+    "batch_size": 128,
+    "lr": 1e-3,
+    "dropout": 0.0,
+    "patience": 6,
+    "schedule": "plateau",
+    "augment": "none",
+}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    task: TaskKind
+    architecture: str
+    dataset: str
+    description: str
+    hparams: Mapping[str, HParam] = field(default_factory=dict)
+
+    def resolve(self, overrides: Mapping[str, str]) -> HParams:
+        """Defaults with command-line overrides parsed to each default's type."""
+        resolved: HParams = dict(self.hparams)
+        for key, raw in overrides.items():
+            if key not in resolved:
+                known = ", ".join(sorted(resolved))
+                raise ValueError(f"{self.name} has no hyperparameter {key!r}; known: {known}")
+            resolved[key] = parse_like(raw, resolved[key])
+        return resolved
+
+
+def parse_like(raw: str, default: HParam) -> HParam:
+    """Parse ``raw`` to the type of ``default`` (bool before int: bool is an int)."""
+    if isinstance(default, bool):
+        if raw.lower() not in {"true", "false", "1", "0"}:
+            raise ValueError(f"expected true or false, got {raw!r}")
+        return raw.lower() in {"true", "1"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw
+
+
+RECIPES: dict[str, Recipe] = {
+    recipe.name: recipe
+    for recipe in (
+        Recipe(
+            "fashion_mlp",
+            "classify",
+            "mlp",
+            "fashion_mnist",
+            "784-256-128-64-10 MLP on Fashion-MNIST",
+            {**_CLASSIFIER_DEFAULTS, "epochs": 60, "dropout": 0.2, "patience": 8},
+        ),
+        Recipe(
+            "fashion_cnn",
+            "classify",
+            "vgg",
+            "fashion_mnist",
+            "small VGG-style CNN with BatchNorm and Dropout on Fashion-MNIST",
+            {**_CLASSIFIER_DEFAULTS, "epochs": 30, "dropout": 0.4, "augment": "flip_shift"},
+        ),
+        Recipe(
+            "mnist_lenet",
+            "classify",
+            "lenet5",
+            "mnist",
+            "LeNet-5 on MNIST",
+            {
+                **_CLASSIFIER_DEFAULTS,
+                "epochs": 80,
+                "batch_size": 64,
+                "patience": 12,
+                "augment": "affine",
+            },
+        ),
+        Recipe(
+            "co2_lstm",
+            "forecast",
+            "lstm",
+            "co2",
+            "two-layer LSTM forecasting monthly Mauna Loa CO2",
+            {
+                "epochs": 400,
+                "batch_size": 32,
+                "lr": 2e-3,
+                "dropout": 0.0,
+                "patience": 40,
+                "schedule": "plateau",
+                "window": 36,
+                "horizon": 12,
+                "units": 64,
+                "test_months": 120,
+            },
+        ),
+        Recipe(
+            "mnist_cgan",
+            "generate",
+            "cgan",
+            "mnist",
+            "conditional DCGAN generating MNIST digits by label",
+            {
+                "epochs": 60,
+                "batch_size": 64,
+                "lr": 2e-4,
+                "latent_dim": 64,
+                "base_filters": 64,
+                "evaluator": "mnist_lenet",
+                "samples_per_class": 1000,
+            },
+        ),
+    )
+}
+
+
+def get_recipe(name: str) -> Recipe:
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise ValueError(f"unknown recipe {name!r}; known: {', '.join(sorted(RECIPES))}") from None

@@ -1,0 +1,88 @@
+"""What every training run shares: options, results, and the task contract."""
+
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import keras
+import tensorflow as tf
+
+from training.devices import StrategyName
+from training.recipes import HParams, Recipe
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Command-line options that are not hyperparameters."""
+
+    models_dir: Path = Path("models")
+    name: str | None = None
+    seed: int = 1234
+    limit: int | None = None
+    data_dir: Path | None = None
+    data_sources: tuple[str, ...] | None = None
+    strategy: StrategyName = "default"
+    xla: bool = False
+    verbose: int | str = 2
+    command: str = field(
+        default_factory=lambda: shlex.join(["python", "-m", "training", *sys.argv[1:]])
+    )
+    work_dir: Path = Path(".cache/runs")
+
+
+@dataclass
+class Trained:
+    """A fitted model before export; ``validation_score`` is lower-is-better."""
+
+    recipe: Recipe
+    hparams: HParams
+    model: keras.Model
+    history: dict[str, list[float]]
+    validation_score: float
+    context: Any
+
+
+@dataclass(frozen=True)
+class RunResult:
+    name: str
+    version_dir: Path | None
+    metrics: dict[str, Any]
+    hparams: HParams
+
+
+class TaskRunner(Protocol):
+    """One implementation per task kind: fit on the recipe's data, then export."""
+
+    def fit(
+        self,
+        recipe: Recipe,
+        hparams: HParams,
+        options: RunOptions,
+        strategy: tf.distribute.Strategy,
+    ) -> Trained: ...
+
+    def export(self, trained: Trained, options: RunOptions, chief: bool) -> RunResult: ...
+
+
+def history_lists(history: keras.callbacks.History) -> dict[str, list[float]]:
+    """Keras history as plain floats, ready for JSON and plots."""
+    return {key: [float(v) for v in values] for key, values in history.history.items()}
+
+
+def limit_examples(count: int, limit: int | None) -> int:
+    return count if limit is None else min(count, limit)
+
+
+def training_facts(trained: Trained, options: RunOptions) -> dict[str, Any]:
+    """The card's ``training`` section: how to reproduce this version."""
+    return {
+        "recipe": trained.recipe.name,
+        "command": options.command,
+        "hyperparameters": dict(trained.hparams),
+        "seed": options.seed,
+        "strategy": options.strategy,
+        "optimizer": "adam",
+        "history": trained.history,
+    }

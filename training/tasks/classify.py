@@ -1,0 +1,180 @@
+"""Train image classifiers with softmax cross-entropy on logits; export and evaluate them."""
+
+import logging
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from numpy.typing import NDArray
+
+from training import plots
+from training.callbacks import standard_callbacks
+from training.card import build_card, write_card
+from training.datasets import ImageDataset, load_image_dataset
+from training.evaluate import evaluate_classifier, to_pixels
+from training.export import (
+    IMAGE_SPEC,
+    classifier_serving_model,
+    export_saved_model,
+    staged_version,
+)
+from training.models import build_lenet5, build_mlp, build_vgg
+from training.recipes import HParams, Recipe
+from training.run import (
+    RunOptions,
+    RunResult,
+    Trained,
+    history_lists,
+    limit_examples,
+    training_facts,
+)
+
+logger = logging.getLogger(__name__)
+
+PREPROCESSING = (
+    "float32 pixels [N, 28, 28, 1] in [0, 1]: grayscale, light strokes on a dark "
+    "background (as MNIST / Fashion-MNIST), the object centred and filling the frame"
+)
+
+
+def build_classifier(architecture: str, hparams: HParams, num_classes: int) -> keras.Model:
+    dropout = float(hparams["dropout"])
+    if architecture == "mlp":
+        return build_mlp(num_classes=num_classes, dropout=dropout)
+    if architecture == "lenet5":
+        return build_lenet5(num_classes=num_classes, dropout=dropout)
+    if architecture == "vgg":
+        return build_vgg(num_classes=num_classes, dropout=dropout)
+    raise ValueError(f"unknown classifier architecture {architecture!r}")
+
+
+def augmentation(kind: str, seed: int) -> keras.Sequential | None:
+    """Training-only image augmentation, kept out of the exported model."""
+    if kind == "none":
+        return None
+    if kind == "flip_shift":
+        steps = [
+            keras.layers.RandomFlip("horizontal", seed=seed),
+            keras.layers.RandomTranslation(0.08, 0.08, fill_mode="constant", seed=seed),
+        ]
+    elif kind == "affine":
+        steps = [
+            keras.layers.RandomRotation(0.04, fill_mode="constant", seed=seed),
+            keras.layers.RandomZoom(0.1, fill_mode="constant", seed=seed),
+            keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed),
+        ]
+    else:
+        raise ValueError(f"unknown augment {kind!r}: use none, flip_shift or affine")
+    return keras.Sequential(steps, name=f"augment_{kind}")
+
+
+def image_pipeline(
+    images: NDArray[np.uint8],
+    labels: NDArray[np.uint8],
+    batch_size: int,
+    seed: int,
+    augment: keras.Sequential | None = None,
+    shuffle: bool = True,
+) -> tf.data.Dataset:
+    dataset = tf.data.Dataset.from_tensor_slices((to_pixels(images), labels.astype(np.int32)))
+    if shuffle:
+        dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size)
+    if augment is not None:
+        dataset = dataset.map(
+            lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE
+        )
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+class ClassifyTask:
+    def fit(
+        self,
+        recipe: Recipe,
+        hparams: HParams,
+        options: RunOptions,
+        strategy: tf.distribute.Strategy,
+    ) -> Trained:
+        data = load_image_dataset(
+            recipe.dataset,  # type: ignore[arg-type]
+            local_dir=options.data_dir,
+            seed=options.seed,
+            sources=options.data_sources,
+        )
+        count = limit_examples(len(data.y_train), options.limit)
+        batch_size = int(hparams["batch_size"])
+        train = image_pipeline(
+            data.x_train[:count],
+            data.y_train[:count],
+            batch_size,
+            options.seed,
+            augmentation(str(hparams["augment"]), options.seed),
+        )
+        validation = image_pipeline(data.x_val, data.y_val, 512, options.seed, shuffle=False)
+        with strategy.scope():
+            model = build_classifier(recipe.architecture, hparams, data.num_classes)
+            model.compile(
+                optimizer=keras.optimizers.Adam(float(hparams["lr"])),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+                jit_compile=options.xla,
+            )
+        epochs = int(hparams["epochs"])
+        callbacks = standard_callbacks(
+            options.work_dir / recipe.name,
+            int(hparams["patience"]),
+            str(hparams["schedule"]),
+            epochs,
+        )
+        fitted = model.fit(
+            train,
+            validation_data=validation,
+            epochs=epochs,
+            callbacks=callbacks,
+            verbose=options.verbose,
+        )
+        history = history_lists(fitted)
+        return Trained(recipe, hparams, model, history, min(history["val_loss"]), data)
+
+    def export(self, trained: Trained, options: RunOptions, chief: bool) -> RunResult:
+        data: ImageDataset = trained.context
+        name = options.name or trained.recipe.name
+        serving = classifier_serving_model(trained.model)
+        models_dir = options.models_dir if chief else options.work_dir / "non_chief_exports"
+        with staged_version(models_dir, name) as staged:
+            export_saved_model(serving, staged.staging, [IMAGE_SPEC])
+            metrics, matrix = evaluate_classifier(staged.staging, data.x_test, data.y_test)
+            metrics["best_val_loss"] = round(trained.validation_score, 4)
+            metrics["epochs_trained"] = len(trained.history["loss"])
+            plots.learning_curves(trained.history, staged.staging / "learning_curves.png")
+            plots.confusion_matrix_plot(
+                matrix, data.labels, staged.staging / "confusion_matrix.png"
+            )
+            card = build_card(
+                name=name,
+                version=staged.version,
+                task="classify",
+                model=trained.model,
+                serving_model=serving,
+                labels=data.labels,
+                preprocessing=PREPROCESSING,
+                metrics=metrics,
+                data=dataset_facts(data, options),
+                training=training_facts(trained, options),
+                task_params={"image_shape": [28, 28, 1], "num_classes": data.num_classes},
+                plots=["learning_curves.png", "confusion_matrix.png"],
+            )
+            write_card(staged.staging, card)
+        logger.info("exported %s: %s", staged.target, metrics["test_accuracy"])
+        return RunResult(name, staged.target if chief else None, metrics, trained.hparams)
+
+
+def dataset_facts(data: ImageDataset, options: RunOptions) -> dict[str, Any]:
+    return {
+        "dataset": data.name,
+        "source": data.source,
+        "checksum": data.checksum,
+        "split": data.split,
+        "train_examples_used": limit_examples(len(data.y_train), options.limit),
+    }
