@@ -1,0 +1,91 @@
+"""Parameter counts and output shapes of every builder."""
+
+import keras
+import numpy as np
+import pytest
+
+from training.models import (
+    ConditionalGAN,
+    build_discriminator,
+    build_generator,
+    build_lenet5,
+    build_lstm_forecaster,
+    build_mlp,
+    build_vgg,
+)
+
+
+def test_mlp_has_exactly_the_course_parameter_count():
+    model = build_mlp()
+    assert model.count_params() == 242_762
+    assert [layer.units for layer in model.layers if hasattr(layer, "units")] == [256, 128, 64, 10]
+
+
+@pytest.mark.parametrize(
+    ("builder", "params"),
+    [(build_mlp, 242_762), (build_lenet5, 61_706), (build_vgg, None)],
+)
+def test_classifiers_map_images_to_ten_logits(builder, params):
+    model = builder()
+    logits = model(np.zeros((3, 28, 28, 1), np.float32))
+    assert logits.shape == (3, 10)
+    assert model.get_layer("features") is not None
+    if params is not None:
+        assert model.count_params() == params
+
+
+def test_lenet5_has_two_5x5_stages_and_a_120_84_head():
+    model = build_lenet5()
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [c.kernel_size for c in convs] == [(5, 5), (5, 5)]
+    dense = [layer.units for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert dense == [120, 84, 10]
+
+
+def test_vgg_doubles_channels_per_block_with_batchnorm_and_dropout():
+    model = build_vgg(base_filters=16, blocks=3, dropout=0.5)
+    filters = [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert filters == [16, 16, 32, 32, 64, 64]
+    kinds = {type(layer).__name__ for layer in model.layers}
+    assert {"BatchNormalization", "Dropout", "MaxPooling2D"} <= kinds
+    with pytest.raises(ValueError, match="dropout"):
+        build_vgg(dropout=1.0)
+
+
+def test_forecaster_follows_a_trend_outside_its_training_range():
+    """Per-window normalisation: a shifted window gives a forecast shifted by as much."""
+    model = build_lstm_forecaster(window=12, horizon=4, scale=2.0, units=8)
+    window = np.linspace(300, 311, 12, dtype=np.float32)[np.newaxis]
+    low, high = model(window).numpy(), model(window + 100).numpy()
+    assert low.shape == (1, 4)
+    np.testing.assert_allclose(high - low, 100.0, atol=1e-3)
+
+
+def test_forecaster_rejects_degenerate_shapes():
+    with pytest.raises(ValueError):
+        build_lstm_forecaster(window=1, horizon=1)
+
+
+def test_generator_and_discriminator_shapes():
+    generator = build_generator(latent_dim=16, base_filters=8)
+    images = generator([np.zeros((2, 16), np.float32), np.array([3, 7], np.int32)])
+    assert images.shape == (2, 28, 28, 1)
+    assert float(np.abs(images).max()) <= 1.0
+    critic = build_discriminator(base_filters=8)
+    assert critic([images.numpy(), np.array([3, 7], np.int32)]).shape == (2, 1)
+
+
+def test_conditional_gan_train_step_updates_both_networks():
+    generator = build_generator(latent_dim=8, base_filters=8)
+    critic = build_discriminator(base_filters=8)
+    gan = ConditionalGAN(generator, critic, latent_dim=8, seed=1)
+    gan.compile(d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-3))
+    before_g = [w.numpy().copy() for w in generator.trainable_weights]
+    before_d = [w.numpy().copy() for w in critic.trainable_weights]
+    images = np.random.default_rng(0).uniform(-1, 1, (16, 28, 28, 1)).astype(np.float32)
+    labels = np.arange(16, dtype=np.int32) % 10
+    history = gan.fit(images, labels, batch_size=8, epochs=1, verbose=0)
+    assert set(history.history) == {"d_loss", "g_loss"}
+    changed = lambda old, new: any(not np.allclose(a, b.numpy()) for a, b in zip(old, new))  # noqa: E731
+    assert changed(before_g, generator.trainable_weights)
+    assert changed(before_d, critic.trainable_weights)
