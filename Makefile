@@ -37,3 +37,7 @@ test: lint typecheck
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# Retrain the whole zoo into models/ (new versions; about an hour on 2 CPU cores).
+zoo: install
+	scripts/train_zoo.sh

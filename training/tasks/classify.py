@@ -20,6 +20,7 @@ from training.export import (
     staged_version,
 )
 from training.models import build_lenet5, build_mlp, build_vgg
+from training.multiworker import is_multiworker, prepare_multiworker_fit
 from training.recipes import HParams, Recipe
 from training.run import (
     RunOptions,
@@ -120,6 +121,8 @@ class ClassifyTask:
                 metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
                 jit_compile=options.xla,
             )
+        if is_multiworker(strategy):
+            prepare_multiworker_fit(model, next(iter(train)))
         epochs = int(hparams["epochs"])
         callbacks = standard_callbacks(
             options.work_dir / recipe.name,

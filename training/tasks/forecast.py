@@ -17,6 +17,7 @@ from training.datasets import load_co2, make_windows
 from training.evaluate import load_signature, run_batched
 from training.export import export_saved_model, forecaster_serving_model, staged_version
 from training.models import build_lstm_forecaster
+from training.multiworker import is_multiworker, prepare_multiworker_fit
 from training.recipes import HParams, Recipe
 from training.run import RunOptions, RunResult, Trained, history_lists, training_facts
 
@@ -85,6 +86,8 @@ class ForecastTask:
                 metrics=[keras.metrics.MeanAbsoluteError(name="mae")],
                 jit_compile=options.xla,
             )
+        if is_multiworker(strategy):
+            prepare_multiworker_fit(model, (x_train[:2], y_train[:2]))
         epochs = int(hparams["epochs"])
         fitted = model.fit(
             x_train,
