@@ -1,0 +1,1 @@
+"""kerasserve: serve versioned Keras SavedModels over HTTP with dynamic batching."""

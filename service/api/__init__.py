@@ -1,0 +1,1 @@
+"""HTTP surface of the service: dependencies, routers and one module per route group."""

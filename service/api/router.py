@@ -1,0 +1,24 @@
+"""All routes in one router, each surface behind the guard it needs.
+
+Inference and management routes require the API key when one is configured; health,
+readiness, metrics and the V2 health routes only when `protect_health_and_metrics` is
+set. The guard is a dependency, so it also shows up in the OpenAPI security scheme.
+"""
+
+from fastapi import APIRouter, Depends
+
+from service.api.deps import require_api_key, require_api_key_if_protected
+from service.api.routes import classify, generate, health, kserve_v2, models, sequence, tfserving
+
+
+def build_router() -> APIRouter:
+    protected = APIRouter(dependencies=[Depends(require_api_key)])
+    for surface in (classify, sequence, generate, models, tfserving, kserve_v2):
+        protected.include_router(surface.router)
+    open_routes = APIRouter(dependencies=[Depends(require_api_key_if_protected)])
+    open_routes.include_router(health.router)
+    open_routes.include_router(kserve_v2.health_router)
+    root = APIRouter()
+    root.include_router(open_routes)
+    root.include_router(protected)
+    return root

@@ -1,0 +1,1 @@
+"""One module per API surface (task endpoints, TF Serving, KServe V2, health)."""

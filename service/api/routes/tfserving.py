@@ -1,0 +1,112 @@
+"""Model management and prediction in TensorFlow Serving's REST shape.
+
+`GET /v1/models/{name}[/versions/{v}]`, `.../metadata` and
+`POST /v1/models/{name}[/versions/{v}]:predict`. Starlette matches the literal
+`:predict` suffix after a path parameter, so the colon paths are routed directly.
+"""
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Request
+
+from service.api.deps import ContextDep, RepositoryDep, ResolverDep
+from service.errors import InvalidRequestError
+from service.ports import Repository, Status
+from service.protocols import tfserving
+from service.responses import FastJSONResponse
+from service.runtime.errors import ModelNotFoundError, VersionNotFoundError
+
+router = APIRouter(tags=["tensorflow-serving"])
+
+NamePath = Annotated[str, Path(description="Model name")]
+VersionPath = Annotated[int, Path(ge=1, description="Model version")]
+
+_PREDICT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object"},
+                "examples": {
+                    "rows": {"value": {"instances": [[0.1, 0.2, 0.3]]}},
+                    "columns": {"value": {"inputs": {"series": [[0.1, 0.2, 0.3]]}}},
+                },
+            }
+        },
+    }
+}
+
+
+def _statuses(
+    repository: Repository, name: str, version: int | None, context: ContextDep
+) -> list[Status]:
+    context.record_unknown_model()
+    found = list(repository.statuses(name))
+    if not found:
+        raise ModelNotFoundError(name)
+    context.record_model(name, None)
+    if version is not None:
+        found = [status for status in found if status.version == version]
+        if not found:
+            raise VersionNotFoundError(name, version)
+        context.record_model(name, version)
+    return found
+
+
+@router.get("/v1/models/{name}", summary="Model status (TF Serving)")
+async def model_status(
+    name: NamePath, repository: RepositoryDep, context: ContextDep
+) -> FastJSONResponse:
+    return FastJSONResponse(tfserving.version_status(_statuses(repository, name, None, context)))
+
+
+@router.get("/v1/models/{name}/versions/{version}", summary="Model version status (TF Serving)")
+async def model_version_status(
+    name: NamePath, version: VersionPath, repository: RepositoryDep, context: ContextDep
+) -> FastJSONResponse:
+    return FastJSONResponse(tfserving.version_status(_statuses(repository, name, version, context)))
+
+
+@router.get("/v1/models/{name}/metadata", summary="Model metadata (TF Serving)")
+async def model_metadata(name: NamePath, resolver: ResolverDep) -> FastJSONResponse:
+    return FastJSONResponse(tfserving.metadata(resolver.get(name)))
+
+
+@router.get("/v1/models/{name}/versions/{version}/metadata", summary="Version metadata")
+async def model_version_metadata(
+    name: NamePath, version: VersionPath, resolver: ResolverDep
+) -> FastJSONResponse:
+    return FastJSONResponse(tfserving.metadata(resolver.get(name, version)))
+
+
+async def _predict(
+    request: Request, resolver: ResolverDep, name: str, version: int | None
+) -> FastJSONResponse:
+    model = resolver.get(name, version)
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequestError(f"request body is not valid JSON: {exc}") from exc
+    inputs, columnar = tfserving.parse_predict(body, model)
+    outputs = await model.infer(inputs)
+    return FastJSONResponse(tfserving.encode_predict(outputs, columnar))
+
+
+@router.post(
+    "/v1/models/{name}:predict", summary="Predict (TF Serving)", openapi_extra=_PREDICT_BODY
+)
+async def predict(name: NamePath, request: Request, resolver: ResolverDep) -> FastJSONResponse:
+    """Row (`instances`) or columnar (`inputs`) request, like TF Serving."""
+    return await _predict(request, resolver, name, None)
+
+
+@router.post(
+    "/v1/models/{name}/versions/{version}:predict",
+    summary="Predict with one version (TF Serving)",
+    openapi_extra=_PREDICT_BODY,
+)
+async def predict_version(
+    name: NamePath, version: VersionPath, request: Request, resolver: ResolverDep
+) -> FastJSONResponse:
+    return await _predict(request, resolver, name, version)

@@ -1,0 +1,121 @@
+"""`kerasserve serve`: run the service under uvicorn with the settings from flags and env.
+
+Flags override `KERASSERVE_*` variables. Logging is configured here, once, for the
+whole process. With one worker, SIGTERM marks the app as stopping before uvicorn's
+own graceful shutdown begins, so `/readyz` turns 503 at once while in-flight and
+queued requests are still answered; uvicorn's graceful timeout is the drain timeout.
+"""
+
+import argparse
+import importlib.util
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any
+
+import uvicorn
+from pydantic import ValidationError
+
+from service.config import Settings
+from service.logs import configure_logging
+from service.main import create_app
+from service.state import Lifecycle
+
+logger = logging.getLogger(__name__)
+
+_FLAGS: dict[str, tuple[type, str]] = {
+    "host": (str, "address to bind (default 127.0.0.1)"),
+    "port": (int, "port to bind (default 8000)"),
+    "models_dir": (str, "directory of <name>/<version>/ SavedModels (default models)"),
+    "workers": (int, "worker processes (default 1)"),
+    "device": (str, "auto, cpu, gpu or a TF device such as /GPU:1"),
+    "version_policy": (str, "latest, all or specific"),
+    "poll_interval_s": (float, "seconds between model directory scans; 0 disables"),
+    "max_batch_size": (int, "largest dynamic batch"),
+    "max_queue_delay_s": (float, "longest a request waits for a batch to fill"),
+    "api_key": (str, "require 'Authorization: Bearer <key>' on inference routes"),
+    "log_format": (str, "json or text"),
+    "log_level": (str, "DEBUG, INFO, WARNING or ERROR"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kerasserve", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the models over HTTP")
+    for field, (kind, help_text) in _FLAGS.items():
+        serve.add_argument(f"--{field.replace('_', '-')}", dest=field, type=kind, help=help_text)
+    return parser
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    """Flags become `KERASSERVE_*` variables, so worker processes see them too."""
+    for key, value in vars(args).items():
+        if key in _FLAGS and value is not None:
+            os.environ[f"KERASSERVE_{key.upper()}"] = str(value)
+    return Settings()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, but SIGTERM/SIGINT first flips the app to 'stopping'."""
+
+    def __init__(self, config: uvicorn.Config, lifecycle: Lifecycle) -> None:
+        super().__init__(config)
+        self.lifecycle = lifecycle
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.lifecycle.begin_stopping()
+        super().handle_exit(sig, frame)
+
+
+def _uvicorn_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+        "http": "httptools" if importlib.util.find_spec("httptools") else "h11",
+        "log_config": None,  # Keep the logging configured by configure_logging().
+        "access_log": False,  # One line per request comes from our middleware.
+        "timeout_graceful_shutdown": max(1, round(settings.drain_timeout_s)),
+        "proxy_headers": True,
+    }
+
+
+def serve(settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT, then drain."""
+    if settings.workers > 1:
+        # Each worker process builds its own app from the KERASSERVE_* environment.
+        uvicorn.run(
+            "service.main:create_app",
+            factory=True,
+            workers=settings.workers,
+            **_uvicorn_options(settings),
+        )
+        return
+
+    app = create_app(settings)
+    config = uvicorn.Config(app, **_uvicorn_options(settings))
+    _Server(config, app.state.lifecycle).run()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args)
+    except ValidationError as exc:
+        configure_logging("text", "INFO")
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        logger.error("invalid settings: %s", problems)
+        return 2
+    configure_logging(settings.log_format, settings.log_level)
+    serve(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Logging set up once by the entry point: one JSON object per line, or plain text.
+
+Modules log through `logging.getLogger(__name__)` and pass structured facts as
+`extra={"fields": {...}}`; the formatters here put those facts into the line, so a
+log shipper can index request ids, models and latencies without parsing prose.
+"""
+
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import orjson
+
+_ACCESS_LOGGERS = ("uvicorn.access",)  # Replaced by our own one line per request.
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    fields = getattr(record, "fields", None)
+    return dict(fields) if isinstance(fields, dict) else {}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message and the extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update(_fields(record))
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(line, default=str).decode()
+
+
+class TextFormatter(logging.Formatter):
+    """Human-readable lines for a terminal, extra fields appended as key=value."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        extras = " ".join(f"{key}={value}" for key, value in _fields(record).items())
+        return f"{text} {extras}" if extras else text
+
+
+def configure_logging(log_format: Literal["json", "text"], level: str) -> None:
+    """Send every logger (ours, uvicorn's, TensorFlow's) through one stderr handler."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", *_ACCESS_LOGGERS):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = name not in _ACCESS_LOGGERS

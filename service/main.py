@@ -1,0 +1,86 @@
+"""The FastAPI application: `create_app()` wires settings, metrics, middleware and routes.
+
+Models are loaded in the lifespan (never at import), so importing this module is cheap
+and each app owns its repository and metrics registry. Shutdown marks the app as
+stopping first (readiness 503, new work refused), then lets the repository answer
+everything already queued within what is left of the drain timeout (one budget for
+uvicorn's wait for open connections and the repository's drain together).
+"""
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from service.api.router import build_router
+from service.config import Settings, get_settings
+from service.errors import install_error_handlers
+from service.metrics import ServiceMetrics
+from service.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from service.ports import Repository
+from service.runtime.repository import ModelRepository
+from service.state import Lifecycle, LifespanState, Services
+
+logger = logging.getLogger(__name__)
+
+RepositoryFactory = Callable[[Settings, ServiceMetrics], Repository]
+
+
+def default_repository(settings: Settings, metrics: ServiceMetrics) -> Repository:
+    """The real TensorFlow-backed repository."""
+    return ModelRepository(settings.runtime_settings(), observer=metrics)
+
+
+def _lifespan(
+    settings: Settings,
+    metrics: ServiceMetrics,
+    lifecycle: Lifecycle,
+    factory: RepositoryFactory,
+) -> Callable[[FastAPI], AsyncIterator[LifespanState]]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[LifespanState]:
+        repository = factory(settings, metrics)
+        await repository.start()
+        logger.info("models loaded", extra={"fields": {"models": repository.names()}})
+        try:
+            yield {"services": Services(settings, repository, metrics, lifecycle)}
+        finally:
+            lifecycle.begin_stopping()
+            budget = lifecycle.drain_budget(settings.drain_timeout_s)
+            logger.info("draining", extra={"fields": {"timeout_s": round(budget, 3)}})
+            await repository.stop(budget)
+            logger.info("stopped")
+
+    return lifespan
+
+
+def create_app(
+    settings: Settings | None = None, repository_factory: RepositoryFactory | None = None
+) -> FastAPI:
+    """A new app; tests pass their own settings and, for unit tests, a fake repository."""
+    settings = settings or get_settings()
+    metrics = ServiceMetrics()
+    lifecycle = Lifecycle()
+    lifespan = _lifespan(settings, metrics, lifecycle, repository_factory or default_repository)
+    app = FastAPI(
+        title="kerasserve",
+        summary="Versioned Keras SavedModels over HTTP with dynamic batching.",
+        version="0.1.0",
+        lifespan=asynccontextmanager(lifespan),
+    )
+    app.state.lifecycle = lifecycle
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    app.include_router(build_router())
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "X-Seed", "Retry-After"],
+        )
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app

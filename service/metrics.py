@@ -1,0 +1,136 @@
+"""Prometheus metrics for the service, fed by the HTTP layer and the model runtime.
+
+`ServiceMetrics` implements the runtime's `RuntimeObserver` protocol, so the runtime
+reports loads, queues and batches without importing prometheus-client. Each app owns
+its `CollectorRegistry`, which keeps parallel test apps from colliding. Label values
+are bounded: models and versions come from the repository (never from the URL),
+endpoints are route templates, and anything else becomes a fixed placeholder.
+"""
+
+import threading
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+EXPOSITION_CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+_MODEL_VERSION = ("model", "version")
+
+
+class ServiceMetrics:
+    """Every metric of one app, and the observer callbacks that update them."""
+
+    def __init__(self, namespace: str = "kerasserve") -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._lock = threading.Lock()
+        self._loaded: dict[str, set[int]] = {}
+        self._build_http(namespace)
+        self._build_runtime(namespace)
+        self._build_models(namespace)
+
+    def _build_http(self, ns: str) -> None:
+        reg = self.registry
+        self.requests = Counter(
+            "requests", "HTTP requests answered.",
+            ("model", "version", "endpoint", "status"), namespace=ns, registry=reg,
+        )  # fmt: skip
+        self.request_latency = Histogram(
+            "request_duration_seconds", "Time to answer an HTTP request, body included.",
+            ("model", "endpoint"), namespace=ns, registry=reg, buckets=LATENCY_BUCKETS,
+        )  # fmt: skip
+        self.images_generated = Counter(
+            "images_generated", "Images produced by generator models.",
+            ("model",), namespace=ns, registry=reg,
+        )  # fmt: skip
+
+    def _build_runtime(self, ns: str) -> None:
+        reg = self.registry
+        self.inference_latency = Histogram(
+            "inference_duration_seconds", "Time of one batched model call.",
+            _MODEL_VERSION, namespace=ns, registry=reg, buckets=LATENCY_BUCKETS,
+        )  # fmt: skip
+        self.batch_size = Histogram(
+            "batch_size", "Requests rows per batched model call (before padding).",
+            _MODEL_VERSION, namespace=ns, registry=reg, buckets=BATCH_BUCKETS,
+        )  # fmt: skip
+        self.queue_wait_time = Histogram(
+            "queue_wait_seconds", "Time a request waited in the batch queue.",
+            _MODEL_VERSION, namespace=ns, registry=reg, buckets=LATENCY_BUCKETS,
+        )  # fmt: skip
+        self.queue_depth_gauge = Gauge(
+            "queue_depth", "Requests waiting in the batch queue.",
+            _MODEL_VERSION, namespace=ns, registry=reg,
+        )  # fmt: skip
+
+    def _build_models(self, ns: str) -> None:
+        reg = self.registry
+        self.rejections = Counter(
+            "rejected_requests", "Requests refused by the runtime, by reason.",
+            ("model", "reason"), namespace=ns, registry=reg,
+        )  # fmt: skip
+        self.model_loaded_gauge = Gauge(
+            "model_loaded", "1 while a model version is loaded and serving.",
+            _MODEL_VERSION, namespace=ns, registry=reg,
+        )  # fmt: skip
+        self.model_version_gauge = Gauge(
+            "model_version", "Newest loaded version of each model.",
+            ("model",), namespace=ns, registry=reg,
+        )  # fmt: skip
+        self.model_load_time = Gauge(
+            "model_load_seconds", "Time the last load (with warm-up) of a version took.",
+            _MODEL_VERSION, namespace=ns, registry=reg,
+        )  # fmt: skip
+        self.model_load_failures = Counter(
+            "model_load_failures", "Versions that failed to load or warm up.",
+            ("model",), namespace=ns, registry=reg,
+        )  # fmt: skip
+
+    # HTTP side -------------------------------------------------------------------
+    def observe_request(
+        self, *, model: str, version: str, endpoint: str, status: int, seconds: float
+    ) -> None:
+        self.requests.labels(model, version, endpoint, str(status)).inc()
+        self.request_latency.labels(model, endpoint).observe(seconds)
+
+    def observe_generated(self, model: str, count: int) -> None:
+        self.images_generated.labels(model).inc(count)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+    # RuntimeObserver -------------------------------------------------------------
+    def model_loaded(self, name: str, version: int, device: str, seconds: float) -> None:
+        with self._lock:
+            self._loaded.setdefault(name, set()).add(version)
+            newest = max(self._loaded[name])
+        self.model_loaded_gauge.labels(name, str(version)).set(1)
+        self.model_load_time.labels(name, str(version)).set(seconds)
+        self.model_version_gauge.labels(name).set(newest)
+
+    def model_unloaded(self, name: str, version: int) -> None:
+        with self._lock:
+            versions = self._loaded.setdefault(name, set())
+            versions.discard(version)
+            newest = max(versions) if versions else 0
+        self.model_loaded_gauge.labels(name, str(version)).set(0)
+        self.model_version_gauge.labels(name).set(newest)
+
+    def model_load_failed(self, name: str, version: int, reason: str) -> None:
+        self.model_load_failures.labels(name).inc()
+
+    def queue_depth(self, name: str, version: int, depth: int) -> None:
+        self.queue_depth_gauge.labels(name, str(version)).set(depth)
+
+    def queue_wait(self, name: str, version: int, seconds: float) -> None:
+        self.queue_wait_time.labels(name, str(version)).observe(seconds)
+
+    def batch_ran(
+        self, name: str, version: int, size: int, padded_size: int, seconds: float
+    ) -> None:
+        self.batch_size.labels(name, str(version)).observe(size)
+        self.inference_latency.labels(name, str(version)).observe(seconds)
+
+    def rejected(self, name: str, version: int, reason: str) -> None:
+        self.rejections.labels(name, reason).inc()

@@ -1,0 +1,172 @@
+"""Pure ASGI middleware: request ids, access log, request metrics, body size limit.
+
+Pure ASGI (not `BaseHTTPMiddleware`) because these wrap every request and must not add
+a task or buffer bodies. `RequestContextMiddleware` is also the last line of defence:
+an exception nobody mapped is logged with its request id and answered as a plain 500
+problem, so a stack trace never reaches a client.
+"""
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.context import RequestContext, attach_context, context_of
+from service.errors import problem_body, problem_response
+from service.metrics import ServiceMetrics
+
+REQUEST_ID_HEADER = "x-request-id"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+UNMATCHED_ENDPOINT = "unmatched"
+
+access_logger = logging.getLogger("kerasserve.access")
+logger = logging.getLogger(__name__)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def incoming_request_id(scope: Scope) -> str:
+    """The client's X-Request-ID when it is sane, else a fresh random id."""
+    given = _header(scope, REQUEST_ID_HEADER.encode())
+    if given is not None and _VALID_REQUEST_ID.match(given):
+        return given
+    return uuid.uuid4().hex
+
+
+def endpoint_of(scope: Scope) -> str:
+    """The route template (bounded label value), never the raw path."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else UNMATCHED_ENDPOINT
+
+
+class RequestContextMiddleware:
+    """Request id in and out, one access log line and the request metrics."""
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        context = RequestContext(request_id=incoming_request_id(scope))
+        attach_context(scope, context)
+        response = _ResponseWatch(send, context.request_id)
+        try:
+            await self.app(scope, receive, response.send)
+        except Exception:
+            logger.exception(
+                "unhandled error", extra={"fields": {"request_id": context.request_id}}
+            )
+            if not response.started:
+                await _internal_error(scope, context)(scope, receive, response.send)
+        finally:
+            self._finish(scope, context, response.status)
+
+    def _finish(self, scope: Scope, context: RequestContext, status: int) -> None:
+        seconds = time.perf_counter() - context.started
+        endpoint = endpoint_of(scope)
+        self.metrics.observe_request(
+            model=context.model,
+            version=context.version,
+            endpoint=endpoint,
+            status=status,
+            seconds=seconds,
+        )
+        fields = {
+            "request_id": context.request_id,
+            "method": scope.get("method"),
+            "path": scope.get("path"),
+            "route": endpoint,
+            "model": context.model or None,
+            "version": context.version or None,
+            "status": status,
+            "latency_ms": round(seconds * 1000, 3),
+        }
+        access_logger.info("request", extra={"fields": fields})
+
+
+class _ResponseWatch:
+    """Remembers the status and adds the request id header as the response starts."""
+
+    def __init__(self, send: Send, request_id: str) -> None:
+        self._send = send
+        self._request_id = request_id
+        self.started = False
+        self.status = 500
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            self.status = int(message["status"])
+            MutableHeaders(scope=message)[REQUEST_ID_HEADER] = self._request_id
+        await self._send(message)
+
+
+def _internal_error(scope: Scope, context: RequestContext) -> ASGIApp:
+    body = problem_body(
+        status=500,
+        code="internal_error",
+        title="Internal server error",
+        detail=f"unexpected error; quote request id {context.request_id} when reporting it",
+        instance=str(scope.get("path", "")),
+        request_id=context.request_id,
+    )
+    return problem_response(body)
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over `max_bytes`: at once from Content-Length, else mid-stream."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        await self.app(scope, self._counting(receive), send)
+
+    def _detail(self) -> str:
+        return f"request body exceeds the limit of {self.max_bytes} bytes"
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = problem_body(
+            status=413,
+            code="body_too_large",
+            title="Request body too large",
+            detail=self._detail(),
+            instance=str(scope.get("path", "")),
+            request_id=context_of(scope).request_id,
+        )
+        await problem_response(body, {"Connection": "close"})(scope, receive, send)
+
+    def _counting(self, receive: Receive) -> Receive:
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise StarletteHTTPException(413, self._detail())
+            return message
+
+        return counted

@@ -1,0 +1,1 @@
+"""Turning uploaded bytes into model-ready tensors (images for the classifiers)."""

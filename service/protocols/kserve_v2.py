@@ -1,0 +1,205 @@
+"""The KServe V2 / Open Inference Protocol over REST: request parsing, response building.
+
+Supports JSON tensors (flat or nested `data`) and Triton's binary tensor extension
+(`Inference-Header-Content-Length`: a JSON header followed by raw little-endian
+tensors), because `tritonclient.http` sends inputs and asks for outputs in binary by
+default. Only numeric datatypes are served; the zoo has no string tensors.
+"""
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import orjson
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from service.errors import InvalidRequestError
+from service.ports import Model, TensorSpec
+from service.responses import dumps
+
+HEADER_LENGTH = "inference-header-content-length"
+
+V2_DATATYPES: dict[str, str] = {
+    "bool": "BOOL",
+    "uint8": "UINT8",
+    "uint16": "UINT16",
+    "uint32": "UINT32",
+    "uint64": "UINT64",
+    "int8": "INT8",
+    "int16": "INT16",
+    "int32": "INT32",
+    "int64": "INT64",
+    "float16": "FP16",
+    "float32": "FP32",
+    "float64": "FP64",
+}
+NUMPY_DTYPES: dict[str, np.dtype[Any]] = {
+    v2: np.dtype(np_name) for np_name, v2 in V2_DATATYPES.items()
+}
+
+
+class V2Tensor(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    shape: list[int] = Field(description="Dimensions; the data has prod(shape) elements.")
+    datatype: str = Field(examples=["FP32"])
+    parameters: dict[str, Any] | None = None
+    data: list[Any] | None = Field(default=None, description="Row-major, flat or nested.")
+
+
+class V2RequestedOutput(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    parameters: dict[str, Any] | None = None
+
+
+class V2InferRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str | None = None
+    parameters: dict[str, Any] | None = None
+    inputs: list[V2Tensor] = Field(min_length=1)
+    outputs: list[V2RequestedOutput] | None = None
+
+
+def tensor_metadata(name: str, spec: TensorSpec) -> dict[str, Any]:
+    """`{"name", "datatype", "shape"}` with -1 for variable dimensions."""
+    return {
+        "name": name,
+        "datatype": V2_DATATYPES.get(spec.dtype, spec.dtype.upper()),
+        "shape": [-1 if dim is None else dim for dim in spec.shape],
+    }
+
+
+def model_metadata(model: Model, versions: list[int]) -> dict[str, Any]:
+    return {
+        "name": model.name,
+        "versions": [str(version) for version in versions],
+        "platform": "tensorflow_savedmodel",
+        "inputs": [tensor_metadata(name, spec) for name, spec in model.inputs.items()],
+        "outputs": [tensor_metadata(name, spec) for name, spec in model.outputs.items()],
+    }
+
+
+def parse_request(body: bytes, header_length: str | None) -> tuple[V2InferRequest, bytes]:
+    """The JSON part as a validated request, and the binary tail (maybe empty)."""
+    split = len(body)
+    if header_length is not None:
+        if not header_length.isdigit() or int(header_length) > len(body):
+            raise InvalidRequestError("Inference-Header-Content-Length does not fit the body")
+        split = int(header_length)
+    try:
+        return V2InferRequest.model_validate(orjson.loads(body[:split])), body[split:]
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequestError(f"request body is not valid JSON: {exc}") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InvalidRequestError(f"invalid inference request at {where}: {first['msg']}") from exc
+
+
+def decode_inputs(request: V2InferRequest, binary: bytes) -> dict[str, NDArray[Any]]:
+    """Each input tensor as an array of its declared datatype and shape."""
+    arrays: dict[str, NDArray[Any]] = {}
+    offset = 0
+    for tensor in request.inputs:
+        dtype = NUMPY_DTYPES.get(tensor.datatype)
+        if dtype is None:
+            raise InvalidRequestError(
+                f"input {tensor.name!r}: unsupported datatype {tensor.datatype}"
+            )
+        size = (tensor.parameters or {}).get("binary_data_size")
+        if size is not None:
+            array = _from_binary(tensor, dtype, binary[offset : offset + int(size)])
+            offset += int(size)
+        else:
+            array = _from_json(tensor, dtype)
+        arrays[tensor.name] = array
+    return arrays
+
+
+def _element_count(tensor: V2Tensor) -> int:
+    if any(dim < 0 for dim in tensor.shape):
+        raise InvalidRequestError(f"input {tensor.name!r}: shape {tensor.shape} has a negative dim")
+    return math.prod(tensor.shape)
+
+
+def _from_binary(tensor: V2Tensor, dtype: np.dtype[Any], raw: bytes) -> NDArray[Any]:
+    expected = _element_count(tensor) * dtype.itemsize
+    if len(raw) != expected:
+        raise InvalidRequestError(
+            f"input {tensor.name!r}: {len(raw)} binary bytes for shape {tensor.shape} "
+            f"of {tensor.datatype} (expected {expected})"
+        )
+    return np.frombuffer(raw, dtype=dtype.newbyteorder("<")).reshape(tensor.shape)
+
+
+def _from_json(tensor: V2Tensor, dtype: np.dtype[Any]) -> NDArray[Any]:
+    if tensor.data is None:
+        raise InvalidRequestError(f"input {tensor.name!r} has neither data nor binary_data_size")
+    try:
+        flat = np.asarray(tensor.data, dtype=dtype).reshape(-1)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidRequestError(f"input {tensor.name!r}: data is not {tensor.datatype}") from exc
+    if flat.size != _element_count(tensor):
+        raise InvalidRequestError(
+            f"input {tensor.name!r}: {flat.size} values do not fill shape {tensor.shape}"
+        )
+    return flat.reshape(tensor.shape)
+
+
+def _wants_binary(request: V2InferRequest, output: V2RequestedOutput | None) -> bool:
+    if output is not None and output.parameters and "binary_data" in output.parameters:
+        return bool(output.parameters["binary_data"])
+    return bool((request.parameters or {}).get("binary_data_output", False))
+
+
+def select_outputs(
+    request: V2InferRequest, outputs: Mapping[str, NDArray[Any]]
+) -> list[tuple[str, NDArray[Any], bool]]:
+    """(name, array, as_binary) for every requested output (all when none are named)."""
+    if not request.outputs:
+        return [(name, array, _wants_binary(request, None)) for name, array in outputs.items()]
+    chosen = []
+    for wanted in request.outputs:
+        if wanted.name not in outputs:
+            known = ", ".join(outputs)
+            raise InvalidRequestError(f"unknown output {wanted.name!r} (outputs: {known})")
+        chosen.append((wanted.name, outputs[wanted.name], _wants_binary(request, wanted)))
+    return chosen
+
+
+def encode_response(
+    model: Model, request: V2InferRequest, outputs: Mapping[str, NDArray[Any]]
+) -> tuple[bytes, int | None]:
+    """The response body, and the JSON header length when binary tensors follow it."""
+    tensors: list[dict[str, Any]] = []
+    chunks: list[bytes] = []
+    for name, array, as_binary in select_outputs(request, outputs):
+        entry: dict[str, Any] = {
+            "name": name,
+            "datatype": V2_DATATYPES.get(array.dtype.name, array.dtype.name.upper()),
+            "shape": list(array.shape),
+        }
+        if as_binary:
+            raw = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+            entry["parameters"] = {"binary_data_size": len(raw)}
+            chunks.append(raw)
+        else:
+            entry["data"] = np.ascontiguousarray(array).reshape(-1)
+        tensors.append(entry)
+    answer: dict[str, Any] = {
+        "model_name": model.name,
+        "model_version": str(model.version),
+        "outputs": tensors,
+    }
+    if request.id is not None:
+        answer["id"] = request.id
+    header = dumps(answer)
+    if not chunks:
+        return header, None
+    return header + b"".join(chunks), len(header)

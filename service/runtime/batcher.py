@@ -1,0 +1,305 @@
+"""Dynamic batching: many concurrent requests, one TensorFlow call per batch.
+
+One :class:`DynamicBatcher` serves one loaded model version. Requests queue on
+the event loop; ``inference_threads`` worker tasks each take a batch and run it in
+the inference thread pool, so TensorFlow never blocks the loop.
+
+When to dispatch:
+
+* An idle model runs what is queued at once. A lone caller (concurrency 1) never
+  waits for company, so batching costs it nothing.
+* While a batch runs, requests pile up; the next batch takes up to
+  ``max_batch_size`` rows. It waits up to ``max_queue_delay_s`` for more only
+  when more are plausibly on their way: another batch is still running, or fewer
+  requests are queued than the last batch held (those callers were just answered
+  and closed-loop clients send again within a round trip).
+* A batch is padded to the next of ``batch_sizes`` (repeating its last row), the
+  shapes the model was warmed up with, and the padding is sliced off the outputs.
+
+Back-pressure: a request finding ``max_queue_size`` rows queued fails at once
+with ``QueueFullError``; one still queued when its timeout passes fails with
+``DeadlineExceededError`` and is never run; a cancelled caller is skipped.
+"""
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from service.runtime.errors import (
+    DeadlineExceededError,
+    InferenceError,
+    QueueFullError,
+    ServiceStoppingError,
+)
+from service.runtime.observer import NullObserver, RuntimeObserver
+from service.runtime.settings import RuntimeSettings
+from service.runtime.tensors import PredictFn
+
+logger = logging.getLogger(__name__)
+
+Arrays = Mapping[str, NDArray[Any]]
+Outputs = dict[str, NDArray[Any]]
+
+
+class _Request:
+    __slots__ = ("dropped", "enqueued", "future", "inputs", "rows", "timer")
+
+    def __init__(
+        self, inputs: Arrays, rows: int, future: "asyncio.Future[Outputs]", enqueued: float
+    ) -> None:
+        self.inputs = inputs
+        self.rows = rows
+        self.future = future
+        self.enqueued = enqueued
+        self.timer: asyncio.TimerHandle | None = None
+        self.dropped = False  # expired while queued; already taken off the counters
+
+
+class DynamicBatcher:
+    """Queue plus worker tasks for one model version; see the module docstring."""
+
+    def __init__(
+        self,
+        predict: PredictFn,
+        settings: RuntimeSettings,
+        executor: Executor,
+        *,
+        name: str,
+        version: int,
+        observer: RuntimeObserver | None = None,
+    ) -> None:
+        self._predict = predict
+        self._settings = settings
+        self._executor = executor
+        self._name = name
+        self._version = version
+        self._observer = observer or NullObserver()
+        self._queue: deque[_Request] = deque()
+        self._queued_rows = 0
+        self._queued_requests = 0
+        self._running = 0
+        self._last_requests = 0  # requests in the latest batch: callers likely to return
+        self._batch_seconds = 0.001  # moving average, for Retry-After estimates
+        self._waiters: list[asyncio.Future[None]] = []
+        self._workers: list[asyncio.Task[None]] = []
+
+    @property
+    def queued_rows(self) -> int:
+        return self._queued_rows
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+    def start(self) -> None:
+        """Start the worker tasks on the running loop."""
+        loop = asyncio.get_running_loop()
+        label = f"batcher-{self._name}-{self._version}"
+        self._workers = [
+            loop.create_task(self._work(), name=f"{label}-{index}")
+            for index in range(self._settings.inference_threads)
+        ]
+
+    def check_capacity(self) -> None:
+        """Raise ``QueueFullError`` when no more requests may queue."""
+        if self._queued_rows >= self._settings.max_queue_size:
+            self._observer.rejected(self._name, self._version, "queue_full")
+            raise QueueFullError(retry_after=self.retry_after())
+
+    def retry_after(self) -> float:
+        batches = math.ceil((self._queued_rows + 1) / self._settings.max_batch_size)
+        return max(0.001, batches * self._batch_seconds / self._settings.inference_threads)
+
+    def submit(self, inputs: Arrays, rows: int, timeout_s: float) -> "asyncio.Future[Outputs]":
+        """Queue ``rows`` rows (at most ``max_batch_size``); the future gets their outputs."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Outputs] = loop.create_future()
+        request = _Request(inputs, rows, future, loop.time())
+        request.timer = loop.call_at(request.enqueued + timeout_s, self._expire, request)
+        self._queue.append(request)
+        self._queued_rows += rows
+        self._queued_requests += 1
+        self._observer.queue_depth(self._name, self._version, self._queued_rows)
+        self._wake()
+        return future
+
+    def fail_queued(self, error: Callable[[], Exception]) -> int:
+        """Fail everything still queued (used when a drain times out); return how many."""
+        failed = 0
+        while self._queue:
+            request = self._queue.popleft()
+            if request.timer is not None:
+                request.timer.cancel()
+            if not request.dropped and not request.future.done():
+                request.future.set_exception(error())
+                failed += 1
+        self._queued_rows = self._queued_requests = 0
+        return failed
+
+    async def close(self) -> None:
+        """Stop the workers; a batch still running has its callers told the service stops."""
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []
+        self.fail_queued(ServiceStoppingError)
+        self._predict = _closed  # drop the model so its memory can be freed
+
+    def _wake(self) -> None:
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
+
+    async def _sleep(self, timeout_s: float | None) -> None:
+        """Sleep until the next arrival, or ``timeout_s``."""
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._waiters.append(waiter)
+        timer = None if timeout_s is None else loop.call_later(timeout_s, _release, waiter)
+        try:
+            await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _expire(self, request: _Request) -> None:
+        if request.future.done():
+            return
+        request.dropped = True
+        self._queued_rows -= request.rows
+        self._queued_requests -= 1
+        waited = asyncio.get_running_loop().time() - request.enqueued
+        request.future.set_exception(DeadlineExceededError(waited))
+        self._observer.rejected(self._name, self._version, "deadline")
+        self._observer.queue_depth(self._name, self._version, self._queued_rows)
+
+    async def _work(self) -> None:
+        while True:
+            while self._queued_requests == 0:
+                await self._sleep(None)
+            await self._gather_more()
+            batch, rows = self._take()
+            if batch:
+                await self._run(batch, rows)
+
+    async def _gather_more(self) -> None:
+        """Wait up to ``max_queue_delay_s`` while more requests are plausibly coming."""
+        settings = self._settings
+        if settings.max_queue_delay_s <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settings.max_queue_delay_s
+        while self._queued_rows < settings.max_batch_size and (
+            self._running > 0 or self._queued_requests < self._last_requests
+        ):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            await self._sleep(remaining)
+
+    def _take(self) -> tuple[list[_Request], int]:
+        """Pop whole requests up to ``max_batch_size`` rows, skipping dead ones."""
+        now = asyncio.get_running_loop().time()
+        batch: list[_Request] = []
+        rows = 0
+        queue = self._queue
+        while queue and rows + queue[0].rows <= self._settings.max_batch_size:
+            request = queue.popleft()
+            if request.dropped:
+                continue
+            self._queued_rows -= request.rows
+            self._queued_requests -= 1
+            if request.timer is not None:
+                request.timer.cancel()
+            if request.future.done():  # the caller gave up
+                continue
+            batch.append(request)
+            rows += request.rows
+            self._observer.queue_wait(self._name, self._version, now - request.enqueued)
+        if batch:
+            self._last_requests = len(batch)
+            self._observer.queue_depth(self._name, self._version, self._queued_rows)
+        return batch, rows
+
+    async def _run(self, batch: list[_Request], rows: int) -> None:
+        padded = self._settings.padded_size(rows)
+        inputs = [request.inputs for request in batch]
+        self._running += 1
+        started = time.perf_counter()
+        try:
+            outputs = await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._predict_padded, inputs, rows, padded
+            )
+        except asyncio.CancelledError:
+            _fail(batch, ServiceStoppingError())
+            raise
+        except Exception as exc:
+            logger.exception("batch of %d rows failed on %s v%d", rows, self._name, self._version)
+            _fail(batch, exc)
+            return
+        finally:
+            self._running -= 1
+        seconds = time.perf_counter() - started
+        self._batch_seconds += 0.2 * (seconds - self._batch_seconds)
+        self._observer.batch_ran(self._name, self._version, rows, padded, seconds)
+        _distribute(batch, outputs)
+
+    def _predict_padded(self, inputs: Sequence[Arrays], rows: int, padded: int) -> Outputs:
+        """Runs in the inference thread: collate, pad, predict, check the row counts."""
+        outputs = self._predict(collate(inputs, rows, padded))
+        for name, array in outputs.items():
+            if array.shape[:1] != (padded,):
+                raise InferenceError(
+                    f"model output {name!r} has shape {list(array.shape)} "
+                    f"for a batch of {padded} rows"
+                )
+        return outputs
+
+
+def collate(inputs: Sequence[Arrays], rows: int, padded: int) -> dict[str, NDArray[Any]]:
+    """Concatenate requests into one batch of ``padded`` rows, repeating the last row.
+
+    One request that needs no padding is passed through without a copy.
+    """
+    if len(inputs) == 1 and rows == padded:
+        return dict(inputs[0])
+    batch = {}
+    for name, first in inputs[0].items():
+        out = np.empty((padded, *first.shape[1:]), dtype=first.dtype)
+        np.concatenate([request[name] for request in inputs], axis=0, out=out[:rows])
+        out[rows:] = out[rows - 1]
+        batch[name] = out
+    return batch
+
+
+def _distribute(batch: list[_Request], outputs: Outputs) -> None:
+    start = 0
+    for request in batch:
+        end = start + request.rows
+        if not request.future.done():
+            request.future.set_result({name: array[start:end] for name, array in outputs.items()})
+        start = end
+
+
+def _fail(batch: list[_Request], error: BaseException) -> None:
+    for request in batch:
+        if not request.future.done():
+            request.future.set_exception(error)
+
+
+def _closed(inputs: Arrays) -> Outputs:
+    raise ServiceStoppingError()
+
+
+def _release(waiter: "asyncio.Future[None]") -> None:
+    if not waiter.done():
+        waiter.set_result(None)

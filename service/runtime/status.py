@@ -1,0 +1,61 @@
+"""Lifecycle of one model version, as reported by ``ModelRepository.statuses()``.
+
+``LOADING`` -> ``AVAILABLE`` -> ``UNLOADING`` -> ``END``, or ``LOADING`` -> ``FAILED``
+(the TensorFlow Serving names). A FAILED version is retried only when its files change.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from service.runtime.discovery import Snapshot
+from service.runtime.handle import ModelHandle
+
+VersionState = Literal["LOADING", "AVAILABLE", "UNLOADING", "END", "FAILED"]
+
+
+@dataclass(frozen=True)
+class VersionStatus:
+    name: str
+    version: int
+    state: VersionState
+    device: str
+    error: str | None
+    load_seconds: float | None
+    card: Mapping[str, Any] | None
+
+
+@dataclass
+class VersionEntry:
+    """The repository's mutable record of one version (internal)."""
+
+    name: str
+    version: int
+    path: Path
+    files: Snapshot  # what was on disk when loading was attempted
+    device: str
+    state: VersionState = "LOADING"
+    error: str | None = None
+    load_seconds: float | None = None
+    card: Mapping[str, Any] | None = None
+    handle: ModelHandle | None = None
+
+    def status(self) -> VersionStatus:
+        return VersionStatus(
+            self.name,
+            self.version,
+            self.state,
+            self.device,
+            self.error,
+            self.load_seconds,
+            self.card,
+        )
+
+
+def not_ready_detail(entries: Iterable[VersionEntry]) -> str:
+    """Why no version of a model is AVAILABLE, for the error message."""
+    return "; ".join(
+        f"version {entry.version} is {entry.state}" + (f" ({entry.error})" if entry.error else "")
+        for entry in sorted(entries, key=lambda entry: entry.version)
+    )

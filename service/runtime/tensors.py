@@ -1,0 +1,92 @@
+"""Tensor descriptions from model cards, and validation of request inputs against them."""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from service.runtime.errors import InvalidInputError
+
+Shape = tuple[int | None, ...]
+# A model as the batcher sees it: one padded batch of named arrays in, named arrays out.
+PredictFn = Callable[[Mapping[str, NDArray[Any]]], dict[str, NDArray[Any]]]
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """Dtype name (numpy spelling, e.g. ``float32``) and shape, ``None`` for the batch."""
+
+    dtype: str
+    shape: Shape
+
+    def describe(self) -> str:
+        dims = ", ".join("N" if dim is None else str(dim) for dim in self.shape)
+        return f"{self.dtype} [{dims}]"
+
+
+def parse_tensor_infos(specs: object, where: str) -> dict[str, TensorInfo]:
+    """``{"images": {"dtype": "float32", "shape": [null, 28, 28, 1]}}`` -> TensorInfos."""
+    if not isinstance(specs, Mapping) or not specs:
+        raise ValueError(f"card field {where!r} must be a non-empty object")
+    infos = {}
+    for name, spec in specs.items():
+        try:
+            dtype = np.dtype(spec["dtype"]).name
+            shape = tuple(None if dim is None else int(dim) for dim in spec["shape"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"card {where}[{name!r}] is not a dtype/shape spec: {exc}") from exc
+        if not shape or shape[0] is not None:
+            raise ValueError(f"card {where}[{name!r}] must have a leading batch dimension null")
+        infos[str(name)] = TensorInfo(dtype, shape)
+    return infos
+
+
+def validate_inputs(
+    inputs: Mapping[str, Any], specs: Mapping[str, TensorInfo]
+) -> tuple[dict[str, NDArray[Any]], int]:
+    """Check names, dtype, trailing shape and finiteness; return cast arrays and the row count."""
+    missing = [name for name in specs if name not in inputs]
+    unknown = [name for name in inputs if name not in specs]
+    if missing or unknown:
+        expected = ", ".join(f"{name}: {info.describe()}" for name, info in specs.items())
+        raise InvalidInputError(
+            f"inputs must be exactly {{{expected}}}; missing {missing}, unknown {unknown}"
+        )
+    arrays = {name: _validate_one(name, inputs[name], spec) for name, spec in specs.items()}
+    rows = {name: array.shape[0] for name, array in arrays.items()}
+    if len(set(rows.values())) != 1:
+        raise InvalidInputError(f"inputs disagree on the batch size: {rows}")
+    return arrays, next(iter(rows.values()))
+
+
+def _validate_one(name: str, value: Any, spec: TensorInfo) -> NDArray[Any]:
+    expected = f"input {name!r} must be {spec.describe()}"
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{expected}: not an array ({exc})") from exc
+    if array.ndim != len(spec.shape) or any(
+        want is not None and got != want for got, want in zip(array.shape, spec.shape, strict=True)
+    ):
+        raise InvalidInputError(f"{expected}, got shape {list(array.shape)}")
+    if array.shape[0] < 1:
+        raise InvalidInputError(f"{expected} with at least one row")
+    return _cast(array, np.dtype(spec.dtype), expected)
+
+
+def _cast(array: NDArray[Any], target: np.dtype[Any], expected: str) -> NDArray[Any]:
+    source = array.dtype
+    if source == target:
+        cast = array
+    elif np.can_cast(source, target, casting="same_kind") and source.kind in "biuf":
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow shows up as inf below
+            cast = array.astype(target)
+        if target.kind in "iu" and source.kind in "iu" and not np.array_equal(cast, array):
+            raise InvalidInputError(f"{expected}: values out of {target.name} range")
+    else:
+        raise InvalidInputError(f"{expected}, got dtype {source.name} which cannot be cast")
+    if target.kind == "f" and not np.isfinite(cast).all():
+        raise InvalidInputError(f"{expected}: values must be finite (no NaN or infinity)")
+    return cast

@@ -1,0 +1,1 @@
+"""HTTP tests: unit tests over fakes and integration tests against a live server."""

@@ -1,0 +1,152 @@
+"""SIGTERM to `kerasserve serve` answers every queued request, then exits in time."""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+import httpx
+import numpy as np
+import orjson
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[3]
+QUEUED = 5
+BATCH = 32
+ROWS = 32_000  # 1000 batches of 32 per request: seconds of backlog on any machine
+
+
+def _infer_body() -> tuple[bytes, dict[str, str]]:
+    """A V2 binary request: decoding it is free, so requests queue faster than they run."""
+    series = np.tile(np.arange(12, dtype=np.float32), (ROWS, 1))
+    header = orjson.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "series",
+                    "shape": [ROWS, 12],
+                    "datatype": "FP32",
+                    "parameters": {"binary_data_size": series.nbytes},
+                }
+            ],
+            "outputs": [{"name": "forecast", "parameters": {"binary_data": True}}],
+        }
+    )
+    headers = {"Inference-Header-Content-Length": str(len(header))}
+    return header + series.tobytes(), headers
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the server exited during start-up"
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError("server not ready")
+
+
+def _start(zoo_dir: Path, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
+    """`kerasserve serve` in a subprocess; its log goes to a file (a pipe could fill up)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "KERASSERVE_MODEL_NAMES": "tiny_forecaster",
+        "KERASSERVE_POLL_INTERVAL_S": "0",
+        "KERASSERVE_BATCH_SIZES": "1,4,32",
+        "KERASSERVE_DRAIN_TIMEOUT_S": "30",
+        "KERASSERVE_MAX_QUEUE_SIZE": str(QUEUED * ROWS),
+    }
+    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
+    command += [
+        "--models-dir",
+        str(zoo_dir),
+        "--max-queue-delay-s",
+        "0.001",
+        "--max-batch-size",
+        str(BATCH),
+    ]
+    return subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _rows(text: str) -> tuple[float, float]:
+    """(rows queued now, rows already run); their sum is every row that entered."""
+    values = {"kerasserve_queue_depth": 0.0, "kerasserve_batch_size_sum": 0.0}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in values:
+                values[sample.name] += sample.value
+    return values["kerasserve_queue_depth"], values["kerasserve_batch_size_sum"]
+
+
+async def _until_submitted(client: httpx.AsyncClient, rows: float, timeout_s: float = 30) -> float:
+    """Wait until `rows` rows entered the batcher; return how many are still queued."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        queued, done = _rows((await client.get("/metrics")).text)
+        if queued + done + BATCH >= rows:  # The running batch is in neither count.
+            return queued
+        await asyncio.sleep(0.01)
+    raise TimeoutError(f"{rows} rows never reached the batcher")
+
+
+async def _queue_then_terminate(
+    url: str, process: subprocess.Popen[bytes]
+) -> tuple[float, list[httpx.Response]]:
+    """Queue QUEUED requests of ROWS rows each, SIGTERM once all sit in the batcher."""
+    limits = httpx.Limits(max_connections=QUEUED + 1)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+        baseline = sum(_rows((await client.get("/metrics")).text))
+        body, headers = _infer_body()
+        calls = [
+            asyncio.create_task(
+                client.post("/v2/models/tiny_forecaster/infer", content=body, headers=headers)
+            )
+            for _ in range(QUEUED)
+        ]
+        queued = await _until_submitted(client, baseline + QUEUED * ROWS)
+        process.send_signal(signal.SIGTERM)
+        return queued, await asyncio.gather(*calls)
+
+
+def test_sigterm_drains_queued_requests(zoo_dir, tmp_path):
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "server.log"
+    log_file = log_path.open("wb")
+    process = _start(zoo_dir, port, log_file)
+    try:
+        _wait_ready(url, process)
+        started = time.monotonic()
+        queued, responses = asyncio.run(_queue_then_terminate(url, process))
+        assert queued > 0, "the backlog cleared before SIGTERM; nothing was drained"
+        assert [r.status_code for r in responses] == [200] * QUEUED, responses[0].text
+        assert all(len(r.content) > ROWS * 3 * 4 for r in responses)
+        process.wait(timeout=30)
+        assert time.monotonic() - started < 30
+        assert process.returncode in (0, -signal.SIGTERM)
+        log = log_path.read_text()
+        assert '"message":"draining"' in log and '"message":"stopped"' in log
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        log_file.close()
