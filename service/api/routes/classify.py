@@ -136,8 +136,9 @@ async def classify(
     wanted = k or settings.default_top_k
     if wanted > settings.max_top_k:
         raise InvalidRequestError(f"top_k must be at most {settings.max_top_k}")
-    handle = resolver.get_for_task(model, version, "classify")
+    # The media type is checked first: a wrong body is a 415 whatever the model.
     uploads, raw = await read_uploads(request, settings)
+    handle = resolver.get_for_task(model, version, "classify")
     images = await decode(uploads, polarity, settings.max_image_pixels)
     probabilities = await classify_images(handle, images)
     labels = [str(label) for label in handle.card.get("labels", [])]
