@@ -15,6 +15,9 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
+# TensorFlow's C++ start-up chatter is not the service's log; keep warnings and errors.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 import uvicorn
 from pydantic import ValidationError
 
