@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import keras
 import tensorflow as tf
 
+from training.datasets import ImageDataset, load_image_dataset
 from training.devices import StrategyName
 from training.recipes import HParams, Recipe
 
@@ -86,3 +87,13 @@ def training_facts(trained: Trained, options: RunOptions) -> dict[str, Any]:
         "optimizer": "adam",
         "history": trained.history,
     }
+
+
+def load_recipe_images(recipe: Recipe, options: RunOptions) -> ImageDataset:
+    """The recipe's image dataset, from the sources the options allow."""
+    return load_image_dataset(
+        recipe.dataset,  # type: ignore[arg-type]
+        local_dir=options.data_dir,
+        seed=options.seed,
+        sources=options.data_sources,
+    )

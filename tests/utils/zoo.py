@@ -10,6 +10,7 @@ import keras
 import tensorflow as tf
 
 from training.card import build_card, write_card
+from training.datasets import LABELS
 from training.export import (
     IMAGE_SPEC,
     classifier_serving_model,
@@ -20,19 +21,8 @@ from training.export import (
 )
 from training.models import build_generator, build_lstm_forecaster, build_mlp
 
-FASHION_LABELS = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
-DIGITS = tuple(str(d) for d in range(10))
+FASHION_LABELS = LABELS["fashion_mnist"]
+DIGITS = LABELS["mnist"]
 
 
 def _publish(

@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 from training import plots
 from training.callbacks import standard_callbacks
 from training.card import build_card, write_card
-from training.datasets import ImageDataset, load_image_dataset
+from training.datasets import ImageDataset
 from training.evaluate import evaluate_classifier, to_pixels
 from training.export import (
     IMAGE_SPEC,
@@ -28,6 +28,7 @@ from training.run import (
     Trained,
     history_lists,
     limit_examples,
+    load_recipe_images,
     training_facts,
 )
 
@@ -97,12 +98,7 @@ class ClassifyTask:
         options: RunOptions,
         strategy: tf.distribute.Strategy,
     ) -> Trained:
-        data = load_image_dataset(
-            recipe.dataset,  # type: ignore[arg-type]
-            local_dir=options.data_dir,
-            seed=options.seed,
-            sources=options.data_sources,
-        )
+        data = load_recipe_images(recipe, options)
         count = limit_examples(len(data.y_train), options.limit)
         batch_size = int(hparams["batch_size"])
         train = image_pipeline(

@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 from training import plots
 from training.card import build_card, write_card
-from training.datasets import ImageDataset, load_image_dataset
+from training.datasets import ImageDataset
 from training.evaluate import (
     classifier_features,
     frechet_distance,
@@ -33,6 +33,7 @@ from training.run import (
     Trained,
     history_lists,
     limit_examples,
+    load_recipe_images,
     training_facts,
 )
 
@@ -69,12 +70,7 @@ class GenerateTask:
         options: RunOptions,
         strategy: tf.distribute.Strategy,
     ) -> Trained:
-        data = load_image_dataset(
-            recipe.dataset,  # type: ignore[arg-type]
-            local_dir=options.data_dir,
-            seed=options.seed,
-            sources=options.data_sources,
-        )
+        data = load_recipe_images(recipe, options)
         count = limit_examples(len(data.y_train), options.limit)
         images = data.x_train[:count].astype(np.float32)[..., np.newaxis] / 127.5 - 1.0
         batch_size = min(int(hparams["batch_size"]), count)
