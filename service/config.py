@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     drain_timeout_s: float = Field(default=30.0, ge=0)
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
-    playground: bool = False
+    playground: bool = True  # the browser page at GET /
 
     # Dynamic batching.
     max_batch_size: PositiveInt = 64

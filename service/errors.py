@@ -2,6 +2,7 @@
 
     ApiError                        raised by the HTTP layer itself
     ├── UnauthorizedError           401 unauthorized
+    ├── ModelFileNotFoundError      404 file_not_found
     ├── PayloadTooLargeError        413 body_too_large
     ├── UnsupportedMediaTypeError   415 unsupported_media_type
     ├── InvalidRequestError         422 invalid_request
@@ -68,6 +69,10 @@ class UnauthorizedError(ApiError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class ModelFileNotFoundError(ApiError):
+    status, code, title = 404, "file_not_found", "File not found"
 
 
 class PayloadTooLargeError(ApiError):

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from service.api.router import build_router
+from service.api.routes.playground import install_playground
 from service.config import Settings, get_settings
 from service.errors import install_error_handlers
 from service.metrics import ServiceMetrics
@@ -73,6 +74,8 @@ def create_app(
     app.state.metrics = metrics
     install_error_handlers(app)
     app.include_router(build_router())
+    if settings.playground:
+        install_playground(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

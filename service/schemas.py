@@ -21,6 +21,10 @@ class ClassifyResult(BaseModel):
     filename: str | None = Field(default=None, description="Multipart uploads only.")
     inverted: bool = Field(description="True when a dark-on-light image was inverted.")
     top_k: list[LabelScore]
+    input_png_base64: str | None = Field(
+        default=None,
+        description="With return_input=true: the 28x28 grayscale PNG the model was given.",
+    )
 
 
 class ClassifyResponse(BaseModel):

@@ -8,12 +8,21 @@ set. The guard is a dependency, so it also shows up in the OpenAPI security sche
 from fastapi import APIRouter, Depends
 
 from service.api.deps import require_api_key, require_api_key_if_protected
-from service.api.routes import classify, generate, health, kserve_v2, models, sequence, tfserving
+from service.api.routes import (
+    classify,
+    files,
+    generate,
+    health,
+    kserve_v2,
+    models,
+    sequence,
+    tfserving,
+)
 
 
 def build_router() -> APIRouter:
     protected = APIRouter(dependencies=[Depends(require_api_key)])
-    for surface in (classify, sequence, generate, models, tfserving, kserve_v2):
+    for surface in (classify, sequence, generate, models, files, tfserving, kserve_v2):
         protected.include_router(surface.router)
     open_routes = APIRouter(dependencies=[Depends(require_api_key_if_protected)])
     open_routes.include_router(health.router)

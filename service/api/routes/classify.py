@@ -6,6 +6,7 @@ stall every other request. All images of one request go to the model as one batc
 """
 
 import asyncio
+import base64
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -18,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from service.api.deps import ResolverDep, SettingsDep
 from service.config import Settings
 from service.errors import InvalidRequestError, UnsupportedMediaTypeError
+from service.imaging import png_bytes, to_uint8
 from service.ports import Model
 from service.preprocessing.images import SUPPORTED_MEDIA_TYPES, PreparedImage, prepare_image
 from service.schemas import ClassifyResponse, ClassifyResult, LabelScore
@@ -117,6 +119,12 @@ async def classify_images(model: Model, images: list[PreparedImage]) -> NDArray[
     return outputs["probabilities"] if "probabilities" in outputs else next(iter(outputs.values()))
 
 
+def input_png(image: PreparedImage) -> str:
+    """The model's input as a base64 PNG, so a client can see what was classified."""
+    pixels = to_uint8(image.pixels.reshape(image.pixels.shape[:2]))
+    return base64.b64encode(png_bytes(pixels)).decode()
+
+
 @router.post(
     "/v1/classify",
     response_model_exclude_none=True,
@@ -131,6 +139,9 @@ async def classify(
     version: Annotated[int | None, Query(ge=1)] = None,
     k: Annotated[int | None, Query(alias="top_k", ge=1)] = None,
     polarity: Annotated[Polarity, Query(description="auto inverts dark-on-light")] = "auto",
+    return_input: Annotated[
+        bool, Query(description="Add the 28x28 PNG the model saw to each result")
+    ] = False,
 ) -> ClassifyResponse:
     """Top-k labels for each image; a raw body also gets `top_k`/`inverted` at the top."""
     wanted = k or settings.default_top_k
@@ -147,6 +158,7 @@ async def classify(
             filename=upload.filename,
             inverted=image.inverted,
             top_k=top_k(row, labels, wanted),
+            input_png_base64=input_png(image) if return_input else None,
         )
         for upload, image, row in zip(uploads, images, probabilities, strict=True)
     ]
