@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 MODELS_DIR ?= models
 
-.PHONY: install serve test lint typecheck unit zoo clean
+.PHONY: install serve test lint typecheck unit zoo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +41,7 @@ clean:
 # Retrain the whole zoo into models/ (new versions; about an hour on 2 CPU cores).
 zoo: install
 	scripts/train_zoo.sh
+
+# Benchmark against the peer servers (needs Debian's wrk); writes docs/benchmarks.md.
+bench: install
+	$(BIN)/python -m bench run

@@ -23,7 +23,6 @@ from pydantic import ValidationError
 
 from service.config import Settings
 from service.logs import configure_logging
-from service.main import create_app
 from service.state import Lifecycle
 
 logger = logging.getLogger(__name__)
@@ -78,7 +77,8 @@ def _uvicorn_options(settings: Settings) -> dict[str, Any]:
         "host": settings.host,
         "port": settings.port,
         "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        "http": "httptools" if importlib.util.find_spec("httptools") else "h11",
+        "http": "service.nodelay:NoDelay"
+        + ("HttpToolsProtocol" if importlib.util.find_spec("httptools") else "H11Protocol"),
         "log_config": None,  # Keep the logging configured by configure_logging().
         "access_log": False,  # One line per request comes from our middleware.
         "timeout_graceful_shutdown": max(1, round(settings.drain_timeout_s)),
@@ -89,7 +89,9 @@ def _uvicorn_options(settings: Settings) -> dict[str, Any]:
 def serve(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT, then drain."""
     if settings.workers > 1:
-        # Each worker process builds its own app from the KERASSERVE_* environment.
+        # Each worker process builds its own app (and imports TensorFlow) from the
+        # KERASSERVE_* environment; the parent never imports TensorFlow, so nothing of
+        # its runtime is shared across processes.
         uvicorn.run(
             "service.main:create_app",
             factory=True,
@@ -97,6 +99,8 @@ def serve(settings: Settings) -> None:
             **_uvicorn_options(settings),
         )
         return
+
+    from service.main import create_app  # TensorFlow comes in here, in this process only
 
     app = create_app(settings)
     config = uvicorn.Config(app, **_uvicorn_options(settings))

@@ -2,7 +2,9 @@
 
 Everything comes from the lifespan state (`request.state.services`), never from module
 globals, so each app is self-contained and tests can swap any piece with
-`app.dependency_overrides[get_repository] = lambda: fake`.
+`app.dependency_overrides[get_repository] = lambda: fake`. The getters are `async def`
+although they never await: FastAPI runs a plain `def` dependency in its thread pool,
+a thread hop per dependency per request that cost more than the model itself.
 """
 
 import secrets
@@ -22,7 +24,7 @@ from service.state import Lifecycle, Services
 _bearer = HTTPBearer(auto_error=False, description="The API key, when one is configured.")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services = getattr(request.state, "services", None)
     if not isinstance(services, Services):
         raise RuntimeError("the app's lifespan did not run; start it through create_app()")
@@ -32,23 +34,23 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_settings(services: ServicesDep) -> Settings:
+async def get_settings(services: ServicesDep) -> Settings:
     return services.settings
 
 
-def get_repository(services: ServicesDep) -> Repository:
+async def get_repository(services: ServicesDep) -> Repository:
     return services.repository
 
 
-def get_metrics(services: ServicesDep) -> ServiceMetrics:
+async def get_metrics(services: ServicesDep) -> ServiceMetrics:
     return services.metrics
 
 
-def get_lifecycle(services: ServicesDep) -> Lifecycle:
+async def get_lifecycle(services: ServicesDep) -> Lifecycle:
     return services.lifecycle
 
 
-def get_context(request: Request) -> RequestContext:
+async def get_context(request: Request) -> RequestContext:
     return context_of(request.scope)
 
 
@@ -121,7 +123,7 @@ class ModelResolver:
         return sorted(found)
 
 
-def get_resolver(
+async def get_resolver(
     repository: RepositoryDep, lifecycle: LifecycleDep, context: ContextDep
 ) -> ModelResolver:
     return ModelResolver(repository, lifecycle, context)

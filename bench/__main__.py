@@ -1,0 +1,86 @@
+"""`python -m bench run`: every server, the same model and image, one sitting.
+
+python -m bench run [--duration 20] [--warmup 5] [--servers kerasserve,litserve,...]
+python -m bench report RESULTS.json   (rewrite docs/benchmarks.md from saved results)
+"""
+
+import argparse
+import datetime
+import json
+import logging
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from bench import report, run
+
+ALL = "kerasserve,fastapi-naive,litserve,pytriton,rayserve,bentoml"
+
+
+def _ints(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part]
+
+
+def _machine() -> str:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")), platform.processor(),
+    )  # fmt: skip
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    system = f"{platform.system()} {platform.release()}"
+    return f"{os.cpu_count()} cores ({cpu}), {system}, load average at start {load}"
+
+
+def _write_docs(
+    points: list[dict[str, object]], command: str, machine: str, seconds: float
+) -> None:
+    docs = run.ROOT / "docs"
+    report.plot(points, docs / "benchmarks.png")  # type: ignore[arg-type]
+    header = (
+        f"## Latest run\n\n{datetime.date.today().isoformat()}, {machine}; "
+        f"`{command}`, {seconds / 60:.1f} min in all."
+    )
+    report.write(docs / "benchmarks.md", report.section(points, header))  # type: ignore[arg-type]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    commands = parser.add_subparsers(dest="command", required=True)
+    go = commands.add_parser("run", help="measure every server and rewrite docs/benchmarks.md")
+    go.add_argument("--duration", type=float, default=20.0, help="seconds measured per point")
+    go.add_argument("--warmup", type=float, default=5.0, help="seconds of load before each point")
+    go.add_argument("--concurrency", default="1,16,64,256")
+    go.add_argument("--extra-concurrency", default="1,64", help="for the CNN, sequence, generate")
+    go.add_argument("--servers", default=ALL)
+    go.add_argument("--workers", type=int, default=0, help="our processes; 0 = one per core")
+    go.add_argument(
+        "--out", type=Path, default=run.BENCH / "results" / time.strftime("%Y%m%d-%H%M%S")
+    )
+    go.add_argument("--no-docs", action="store_true", help="leave docs/benchmarks.md alone")
+    again = commands.add_parser("report", help="rewrite docs/benchmarks.md from results.json")
+    again.add_argument("results", type=Path)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    command = "python -m bench " + shlex.join(sys.argv[1:])
+    if args.command == "report":
+        points = json.loads(args.results.read_text())
+        _write_docs(points, command, "(from saved results)", 0.0)
+        return 0
+    options = run.Options(
+        duration_s=args.duration, warmup_s=args.warmup, concurrency=_ints(args.concurrency),
+        extra_concurrency=_ints(args.extra_concurrency), servers=args.servers.split(","),
+        workers=args.workers or (os.cpu_count() or 1), out=args.out,
+    )  # fmt: skip
+    machine, started = _machine(), time.monotonic()
+    points = [vars(p) for p in run.run_all(options)]
+    if not args.no_docs:
+        _write_docs(points, command, machine, time.monotonic() - started)
+    logging.info("results in %s", options.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""PyTriton: Triton's HTTP front end and dynamic batcher (64 rows, 2 ms) over a Python model.
+
+The PNG travels as a BYTES tensor in Triton's binary-data extension (the KServe V2
+JSON header, then the raw bytes), and is decoded inside the batched callable.
+
+    python bench/apps/pytriton_app.py MODEL_DIR PORT   (also uses PORT+1 and PORT+2)
+"""
+
+import sys
+
+import numpy as np
+from common import decode_png, load_signature, predict
+from pytriton.decorators import batch
+from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
+from pytriton.triton import Triton, TritonConfig
+
+signature = load_signature(sys.argv[1])
+
+
+@batch  # type: ignore[misc]
+def infer(image: np.ndarray) -> dict[str, np.ndarray]:
+    pixels = np.stack([decode_png(bytes(row[0])) for row in image])
+    return {"probabilities": predict(signature, pixels)}
+
+
+if __name__ == "__main__":
+    port = int(sys.argv[2])
+    config = TritonConfig(
+        http_address="127.0.0.1", http_port=port,
+        grpc_address="127.0.0.1", grpc_port=port + 1,
+        metrics_address="127.0.0.1", metrics_port=port + 2,
+        log_verbose=0,
+    )  # fmt: skip
+    with Triton(config=config) as triton:
+        triton.bind(
+            model_name="fashion_mlp",
+            infer_func=infer,
+            inputs=[Tensor(name="image", dtype=bytes, shape=(1,))],
+            outputs=[Tensor(name="probabilities", dtype=np.float32, shape=(10,))],
+            config=ModelConfig(
+                max_batch_size=64, batcher=DynamicBatcher(max_queue_delay_microseconds=2000)
+            ),
+            strict=False,
+        )
+        triton.serve()

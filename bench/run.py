@@ -1,0 +1,270 @@
+"""The benchmark matrix: which servers, which requests, and running them one after another."""
+
+import json
+import logging
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from bench import bodies, envs, procs, promtext, wrk
+
+logger = logging.getLogger(__name__)
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+APPS = BENCH / "apps"
+DATA = BENCH / "data"
+MAIN_PYTHON = ROOT / ".venv" / "bin" / "python"
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    name: str
+    argv: list[str]
+    ready_path: str
+    targets: dict[str, wrk.Target]  # scenario -> request
+    cwd: Path = APPS
+    env: dict[str, str] = field(default_factory=dict)
+    venv: str | None = None  # a peer venv under bench/.venvs, None for the project's
+    metrics_path: str | None = None  # ours: /metrics for the batch-size histogram
+
+
+@dataclass
+class Point:
+    server: str
+    scenario: str
+    concurrency: int
+    rps: float = 0.0
+    p50_ms: float = 0.0
+    p90_ms: float = 0.0
+    p99_ms: float = 0.0
+    max_ms: float = 0.0
+    requests: int = 0
+    non_2xx: int = 0
+    socket_errors: int = 0
+    timeouts: int = 0
+    rss_before_mb: float = 0.0
+    rss_after_mb: float = 0.0
+    batches: str = ""
+    mean_batch: float = 0.0
+    note: str = ""
+
+
+@dataclass
+class Options:
+    duration_s: float
+    warmup_s: float
+    concurrency: list[int]
+    extra_concurrency: list[int]
+    servers: list[str]
+    workers: int
+    out: Path
+    port: int = 18500
+
+
+def specs(options: Options, scratch: Path) -> list[ServerSpec]:
+    png = (DATA / "fashion.png").read_bytes()
+    mlp = str(ROOT / "models" / "fashion_mlp" / "1")
+    raw = wrk.Target("/classify", DATA / "fashion.png")
+    form = "multipart/form-data; boundary=" + bodies.BOUNDARY
+    triton_body, triton_header = bodies.triton_binary(png, "image", "probabilities")
+    series = json.dumps({"model": "co2_lstm", "series": [400.0 + i * 0.2 for i in range(36)]})
+    port = options.port
+    return [
+        ServerSpec(
+            "kerasserve",
+            [str(ROOT / ".venv" / "bin" / "kerasserve"), "serve", "--host", "127.0.0.1",
+             "--port", str(port), "--models-dir", str(ROOT / "models"),
+             "--poll-interval-s", "0", "--workers", str(options.workers)],
+            "/readyz",
+            {
+                "mlp": wrk.Target("/v1/classify?model=fashion_mlp", DATA / "fashion.png"),
+                "cnn": wrk.Target("/v1/classify?model=mnist_lenet", DATA / "digit.png"),
+                "sequence": wrk.Target(
+                    "/v1/sequence/predict",
+                    bodies.write(scratch / "series.json", series.encode()),
+                    content_type="application/json",
+                ),
+                "generate16": wrk.Target(
+                    "/v1/generate?model=mnist_cgan&n=16&seed=1&format=png", method="GET"
+                ),
+            },
+            cwd=ROOT,
+            metrics_path="/metrics",
+        ),
+        ServerSpec(
+            "fastapi-naive", [str(MAIN_PYTHON), "naive_fastapi.py", mlp, str(port)], "/health",
+            {"mlp": raw},
+        ),
+        ServerSpec(
+            "fastapi-naive-cnn",
+            [str(MAIN_PYTHON), "naive_fastapi.py", str(ROOT / "models" / "mnist_lenet" / "1"),
+             str(port)],
+            "/health",
+            {"cnn": wrk.Target("/classify", DATA / "digit.png")},
+        ),
+        ServerSpec(
+            "litserve", ["python", "litserve_app.py", mlp, str(port)], "/health",
+            {"mlp": wrk.Target(
+                "/predict", bodies.write(scratch / "form-file.bin", bodies.multipart(png, "file")),
+                content_type=form,
+            )},
+            venv="litserve",
+        ),
+        ServerSpec(
+            "pytriton", ["python", "pytriton_app.py", mlp, str(port)], "/v2/health/ready",
+            {"mlp": wrk.Target(
+                "/v2/models/fashion_mlp/infer",
+                bodies.write(scratch / "triton.bin", triton_body),
+                content_type="application/octet-stream",
+                header=f"Inference-Header-Content-Length: {triton_header}",
+            )},
+            venv="pytriton",
+        ),
+        ServerSpec(
+            "rayserve", ["python", "rayserve_app.py", mlp, str(port)], "/-/healthz",
+            {"mlp": raw}, venv="rayserve",
+        ),
+        ServerSpec(
+            "bentoml",
+            ["bentoml", "serve", "bento_service:Classifier", "--host", "127.0.0.1",
+             "--port", str(port)],
+            "/readyz",
+            {"mlp": wrk.Target(
+                "/classify",
+                bodies.write(scratch / "form-image.bin", bodies.multipart(png, "image")),
+                content_type=form,
+            )},
+            env={"BENCH_MODEL_DIR": mlp, "BENTOML_DO_NOT_TRACK": "true"},
+            venv="bentoml",
+        ),
+    ]  # fmt: skip
+
+
+def _argv(spec: ServerSpec) -> list[str]:
+    if spec.venv is None:
+        return spec.argv
+    bin_dir = envs.ENVS[spec.venv].root / "bin"
+    return [str(bin_dir / spec.argv[0]), *spec.argv[1:]]
+
+
+def _scrape(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return str(answer.read().decode())
+    except OSError:
+        return ""
+
+
+def _scrape_workers(url: str, workers: int) -> list[str]:
+    """One scrape per worker process: each has its own registry, reached by chance."""
+    seen: dict[str, str] = {}
+    for _ in range(8 * workers):
+        text = _scrape(url)
+        seen.setdefault(promtext.process_key(text), text)
+        if len(seen) >= workers:
+            break
+    return list(seen.values())
+
+
+def measure(
+    spec: ServerSpec, scenario: str, concurrency: int, options: Options, server: procs.Server
+) -> Point:
+    base = f"http://127.0.0.1:{options.port}"
+    target = spec.targets[scenario]
+    point = Point(spec.name, scenario, concurrency)
+    if options.warmup_s > 0:
+        wrk.run(base, target, concurrency, options.warmup_s)
+    model = {"mlp": "fashion_mlp", "cnn": "mnist_lenet"}.get(scenario, "")
+    workers = options.workers if spec.name == "kerasserve" else 1
+    metrics_before = (
+        _scrape_workers(base + spec.metrics_path, workers) if spec.metrics_path and model else []
+    )
+    point.rss_before_mb = round(procs.rss_mb(server.pids()), 1)
+    result = wrk.run(base, target, concurrency, options.duration_s)
+    point.rss_after_mb = round(procs.rss_mb(server.pids()), 1)
+    if metrics_before:
+        after = _scrape_workers(base + spec.metrics_path, workers)
+        before_all, after_all = promtext.combine(metrics_before), promtext.combine(after)
+        point.batches = promtext.distribution(
+            promtext.batch_buckets(before_all, model), promtext.batch_buckets(after_all, model)
+        )
+        rows0, batches0 = promtext.batch_totals(before_all, model)
+        rows1, batches1 = promtext.batch_totals(after_all, model)
+        point.mean_batch = round((rows1 - rows0) / max(1.0, batches1 - batches0), 2)
+        if len(after) < workers or len(metrics_before) < workers:
+            point.batches += " (some workers unscraped)"
+    point.rps = round(result.rps, 1)
+    point.p50_ms, point.p90_ms = result.p50_ms, result.p90_ms
+    point.p99_ms, point.max_ms = result.p99_ms, result.max_ms
+    point.requests, point.non_2xx = result.requests, result.non_2xx
+    point.socket_errors, point.timeouts = result.socket_errors, result.timeouts
+    if result.rps == 0:
+        point.note = f"failed: no successful response; see {spec.name}.log"
+    logger.info("%s", point)
+    return point
+
+
+def plan(spec: ServerSpec, options: Options) -> list[tuple[str, int]]:
+    points = [("mlp", c) for c in options.concurrency if "mlp" in spec.targets]
+    for scenario in ("cnn", "sequence", "generate16"):
+        if scenario in spec.targets:
+            points += [(scenario, c) for c in options.extra_concurrency]
+    return points
+
+
+def run_server(spec: ServerSpec, options: Options, logs: Path) -> list[Point]:
+    """Start one server, measure its points, stop it; failures become a note row."""
+    if spec.venv is not None and not envs.ensure(envs.ENVS[spec.venv], logs):
+        return [Point(spec.name, "mlp", 0, note="did not install")]
+    server = procs.Server(_argv(spec), logs / f"{spec.name}.log", spec.cwd, spec.env)
+    points: list[Point] = []
+    try:
+        server.start()
+        server.wait_ready(f"http://127.0.0.1:{options.port}{spec.ready_path}", 300)
+        time.sleep(2)  # helper processes finish binding
+        outside = procs.listening(server.pids()) - procs.LOOPBACK
+        if outside:
+            return [Point(spec.name, "mlp", 0, note=f"left out: listens on {sorted(outside)}")]
+        for scenario, concurrency in plan(spec, options):
+            points.append(measure(spec, scenario, concurrency, options, server))
+    except (RuntimeError, TimeoutError, ValueError, subprocess.SubprocessError) as exc:
+        logger.warning("%s failed: %s", spec.name, exc)
+        points.append(Point(spec.name, "mlp", 0, note=f"failed: {exc}"[:200]))
+    finally:
+        server.stop()
+    return points
+
+
+def raw_generator(options: Options) -> Point:
+    argv = [str(MAIN_PYTHON), "raw_generator.py", str(ROOT / "models" / "mnist_cgan" / "1"),
+            "16", str(max(2.0, options.duration_s))]  # fmt: skip
+    done = subprocess.run(argv, cwd=APPS, capture_output=True, text=True, timeout=600)
+    try:
+        images_per_s = float(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return Point("raw-generator", "generate16", 1, note="failed: " + done.stderr[-150:])
+    return Point("raw-generator", "generate16", 1, rps=round(images_per_s / 16, 1))
+
+
+def run_all(options: Options) -> list[Point]:
+    options.out.mkdir(parents=True, exist_ok=True)
+    scratch = options.out / "bodies"
+    points: list[Point] = []
+    for spec in specs(options, scratch):
+        if spec.name in options.servers or spec.name.split("-cnn")[0] in options.servers:
+            points += run_server(spec, options, options.out)
+            (options.out / "results.json").write_text(
+                json.dumps([asdict(p) for p in points], indent=1)
+            )
+    if "kerasserve" in options.servers:
+        points.append(raw_generator(options))
+    (options.out / "results.json").write_text(json.dumps([asdict(p) for p in points], indent=1))
+    return points
+
+
+if __name__ == "__main__":
+    sys.exit("use: python -m bench run")
