@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     batch_sizes: Annotated[tuple[PositiveInt, ...], NoDecode] = (1, 2, 4, 8, 16, 32, 64)
     request_timeout_s: float = Field(default=30.0, gt=0)
     inference_threads: PositiveInt = 1
+    idle_inline_max_s: float = Field(default=0.0005, ge=0)
 
     # Limits on what one request may ask for.
     max_body_bytes: PositiveInt = 10 * 1024 * 1024
@@ -137,6 +138,7 @@ class Settings(BaseSettings):
             batch_sizes=self.batch_sizes,
             request_timeout_s=self.request_timeout_s,
             inference_threads=self.inference_threads,
+            idle_inline_max_s=self.idle_inline_max_s,
         )
 
 

@@ -225,6 +225,30 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return problem_response(body, exc.headers)
 
 
+def problem_for_exception(exc: Exception, path: str, request_id: str) -> Response | None:
+    """The problem response the handlers below give for ``exc``; None for an unmapped error.
+
+    For code that answers outside FastAPI's exception handling (the lean classify path).
+    """
+    if isinstance(exc, ApiError):
+        status, code, title, headers = exc.status, exc.code, exc.title, exc.headers
+        detail = exc.detail
+    elif isinstance(exc, StarletteHTTPException):
+        status = exc.status_code
+        code, title = HTTP_CODES.get(status, ("http_error", "HTTP error"))
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        headers = dict(exc.headers or {})
+    elif isinstance(exc, tuple(RUNTIME_PROBLEMS)):
+        status, code, title, headers = runtime_problem(exc)
+        detail = str(exc)
+    else:
+        return None
+    body = problem_body(
+        status=status, code=code, title=title, detail=detail, instance=path, request_id=request_id
+    )
+    return problem_response(body, headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every known error class to its problem-details handler."""
     app.add_exception_handler(ApiError, _api_error)

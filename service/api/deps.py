@@ -62,14 +62,22 @@ ContextDep = Annotated[RequestContext, Depends(get_context)]
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
 
 
-def _check_key(settings: Settings, credentials: HTTPAuthorizationCredentials | None) -> None:
+def check_api_key(settings: Settings, scheme: str | None, credentials: str | None) -> None:
+    """Raise `UnauthorizedError` unless the request carries the configured key."""
     if settings.api_key is None:
         return
-    if credentials is None or credentials.scheme.lower() != "bearer":
+    if credentials is None or (scheme or "").lower() != "bearer":
         raise UnauthorizedError("send the API key as 'Authorization: Bearer <key>'")
     expected = settings.api_key.get_secret_value().encode()
-    if not secrets.compare_digest(credentials.credentials.encode(), expected):
+    if not secrets.compare_digest(credentials.encode(), expected):
         raise UnauthorizedError("the API key is not valid")
+
+
+def _check_key(settings: Settings, credentials: HTTPAuthorizationCredentials | None) -> None:
+    if credentials is None:
+        check_api_key(settings, None, None)
+    else:
+        check_api_key(settings, credentials.scheme, credentials.credentials)
 
 
 async def require_api_key(settings: SettingsDep, credentials: BearerDep) -> None:

@@ -29,6 +29,7 @@ class RuntimeSettings:
     batch_sizes: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
     request_timeout_s: float = 30.0
     inference_threads: int = 1
+    idle_inline_max_s: float = 0.0005
 
     def __post_init__(self) -> None:
         if self.version_policy not in ("latest", "all", "specific"):
@@ -37,7 +38,7 @@ class RuntimeSettings:
         for name in ("max_batch_size", "max_queue_size", "inference_threads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
-        for name in ("max_queue_delay_s", "poll_interval_s"):
+        for name in ("max_queue_delay_s", "poll_interval_s", "idle_inline_max_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         if self.request_timeout_s <= 0:

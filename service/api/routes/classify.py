@@ -16,13 +16,13 @@ from numpy.typing import NDArray
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.api.deps import ResolverDep, SettingsDep
+from service.api.deps import ModelResolver, ResolverDep, SettingsDep
 from service.config import Settings
 from service.errors import InvalidRequestError, UnsupportedMediaTypeError
 from service.imaging import png_bytes, to_uint8
 from service.ports import Model
 from service.preprocessing.images import SUPPORTED_MEDIA_TYPES, PreparedImage, prepare_image
-from service.schemas import ClassifyResponse, ClassifyResult, LabelScore
+from service.schemas import ClassifyResponse
 
 router = APIRouter(tags=["inference"])
 
@@ -99,14 +99,15 @@ async def decode(uploads: list[Upload], polarity: Polarity, max_pixels: int) -> 
     return await asyncio.to_thread(_decode_all, uploads, polarity, max_pixels)
 
 
-def top_k(probabilities: NDArray[Any], labels: list[str], k: int) -> list[LabelScore]:
+def top_k(probabilities: NDArray[Any], labels: list[str], k: int) -> list[dict[str, Any]]:
+    """The k best `{label, index, score}`, plain dicts (the `LabelScore` shape)."""
     order = np.argsort(-probabilities, kind="stable")[:k]
     return [
-        LabelScore(
-            label=labels[i] if i < len(labels) else str(i),
-            index=int(i),
-            score=float(probabilities[i]),
-        )
+        {
+            "label": labels[i] if i < len(labels) else str(i),
+            "index": int(i),
+            "score": float(probabilities[i]),
+        }
         for i in order
     ]
 
@@ -125,8 +126,52 @@ def input_png(image: PreparedImage) -> str:
     return base64.b64encode(png_bytes(pixels)).decode()
 
 
+@dataclass(frozen=True)
+class ClassifyParams:
+    """The query parameters of a classify call, validated."""
+
+    model: str | None = None
+    version: int | None = None
+    top_k: int | None = None
+    polarity: Polarity = "auto"
+    return_input: bool = False
+
+
+async def classify_uploads(
+    resolver: ModelResolver,
+    settings: Settings,
+    uploads: list[Upload],
+    raw: bool,
+    params: ClassifyParams,
+) -> dict[str, Any]:
+    """The classify answer as JSON-ready data (the `ClassifyResponse` shape, no nulls).
+
+    Shared by the FastAPI route and the lean path in `service.api.fast_classify`.
+    """
+    wanted = params.top_k or settings.default_top_k
+    if wanted > settings.max_top_k:
+        raise InvalidRequestError(f"top_k must be at most {settings.max_top_k}")
+    handle = resolver.get_for_task(params.model, params.version, "classify")
+    images = await decode(uploads, params.polarity, settings.max_image_pixels)
+    probabilities = await classify_images(handle, images)
+    labels = [str(label) for label in handle.card.get("labels", [])]
+    results = []
+    for upload, image, row in zip(uploads, images, probabilities, strict=True):
+        result: dict[str, Any] = {"inverted": image.inverted, "top_k": top_k(row, labels, wanted)}
+        if upload.filename is not None:
+            result["filename"] = upload.filename
+        if params.return_input:
+            result["input_png_base64"] = input_png(image)
+        results.append(result)
+    answer: dict[str, Any] = {"model": handle.name, "version": handle.version, "results": results}
+    if raw:
+        answer["top_k"], answer["inverted"] = results[0]["top_k"], results[0]["inverted"]
+    return answer
+
+
 @router.post(
     "/v1/classify",
+    response_model=ClassifyResponse,
     response_model_exclude_none=True,
     summary="Classify one or more images",
     openapi_extra=_OPENAPI_BODY,
@@ -142,27 +187,9 @@ async def classify(
     return_input: Annotated[
         bool, Query(description="Add the 28x28 PNG the model saw to each result")
     ] = False,
-) -> ClassifyResponse:
+) -> dict[str, Any]:
     """Top-k labels for each image; a raw body also gets `top_k`/`inverted` at the top."""
-    wanted = k or settings.default_top_k
-    if wanted > settings.max_top_k:
-        raise InvalidRequestError(f"top_k must be at most {settings.max_top_k}")
     # The media type is checked first: a wrong body is a 415 whatever the model.
     uploads, raw = await read_uploads(request, settings)
-    handle = resolver.get_for_task(model, version, "classify")
-    images = await decode(uploads, polarity, settings.max_image_pixels)
-    probabilities = await classify_images(handle, images)
-    labels = [str(label) for label in handle.card.get("labels", [])]
-    results = [
-        ClassifyResult(
-            filename=upload.filename,
-            inverted=image.inverted,
-            top_k=top_k(row, labels, wanted),
-            input_png_base64=input_png(image) if return_input else None,
-        )
-        for upload, image, row in zip(uploads, images, probabilities, strict=True)
-    ]
-    answer = ClassifyResponse(model=handle.name, version=handle.version, results=results)
-    if raw:
-        answer.top_k, answer.inverted = results[0].top_k, results[0].inverted
-    return answer
+    params = ClassifyParams(model, version, k, polarity, return_input)
+    return await classify_uploads(resolver, settings, uploads, raw, params)

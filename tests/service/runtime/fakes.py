@@ -19,6 +19,7 @@ def fast_settings(**overrides: Any) -> RuntimeSettings:
         "batch_sizes": (1, 2, 4, 8),
         "max_queue_delay_s": 0.002,
         "poll_interval_s": 0,
+        "idle_inline_max_s": 0.0,  # every batch in the executor, unless a test says so
     }
     values.update(overrides)
     return RuntimeSettings(**values)

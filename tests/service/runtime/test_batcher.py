@@ -1,4 +1,5 @@
 import asyncio
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -238,3 +239,40 @@ def test_padded_and_warmup_sizes():
     assert settings.warmup_sizes() == (1, 2, 4, 8)
     with pytest.raises(ValueError, match="strictly increasing"):
         fast_settings(batch_sizes=(4, 2))
+
+
+def test_a_lone_request_on_an_idle_fast_model_runs_on_the_loop_thread():
+    threads: list[int] = []
+
+    class ThreadRecordingModel(FakeModel):
+        def __call__(self, inputs: Any) -> dict[str, Any]:
+            threads.append(threading.get_ident())
+            return super().__call__(inputs)
+
+    async def scenario(batcher: DynamicBatcher, model: FakeModel) -> int:
+        for value in range(3):  # one-at-a-time callers, as at concurrency 1
+            out = await batcher.submit(rows(float(value)), 1, 10)
+            assert out["total"].tolist() == [float(value) * 3]
+        return threading.get_ident()
+
+    loop_thread = run_batcher(scenario, ThreadRecordingModel(), idle_inline_max_s=1.0)
+    # The first call is timed in the executor; once measured fast, lone calls stay inline.
+    assert threads[0] != loop_thread
+    assert threads[1:] == [loop_thread, loop_thread]
+
+
+def test_inline_runs_are_off_when_the_limit_is_zero():
+    threads: list[int] = []
+
+    class ThreadRecordingModel(FakeModel):
+        def __call__(self, inputs: Any) -> dict[str, Any]:
+            threads.append(threading.get_ident())
+            return super().__call__(inputs)
+
+    async def scenario(batcher: DynamicBatcher, model: FakeModel) -> int:
+        for value in range(3):
+            await batcher.submit(rows(float(value)), 1, 10)
+        return threading.get_ident()
+
+    loop_thread = run_batcher(scenario, ThreadRecordingModel(), idle_inline_max_s=0.0)
+    assert loop_thread not in threads

@@ -1,0 +1,124 @@
+"""A lean path for the hottest request: one raw image POSTed to `/v1/classify`.
+
+FastAPI's routing, dependency solving and response-model validation cost more per
+request than the model itself (py-spy at concurrency 64: about a third of the event
+loop; see docs/benchmarks.md). This pure-ASGI layer answers the plain case directly,
+through `classify_uploads` (the code the route runs) and the same problem details.
+Anything else (multipart bodies, other media types, unknown or malformed query
+parameters) goes on to the FastAPI route, which stays the reference implementation
+and the OpenAPI description. Request ids, the access log, request metrics and the body
+limit still come from the middleware around this one.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service.api.deps import ModelResolver, check_api_key
+from service.api.routes.classify import ClassifyParams, Upload, classify_uploads
+from service.context import context_of
+from service.errors import problem_for_exception
+from service.preprocessing.images import SUPPORTED_MEDIA_TYPES
+from service.state import Services
+
+PATH = "/v1/classify"
+_MEDIA_TYPES = frozenset(media.encode() for media in SUPPORTED_MEDIA_TYPES)
+_POLARITIES = frozenset({"auto", "invert", "keep"})
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+_JSON_TYPE = (b"content-type", b"application/json")
+
+
+@dataclass(frozen=True)
+class _Route:
+    """What the request middleware reads for the `endpoint` label: the route template."""
+
+    path: str = PATH
+
+
+def plain_params(query_string: bytes) -> ClassifyParams | None:
+    """The query as `ClassifyParams`, or None when the route should judge it."""
+    values: dict[str, Any] = {}
+    for key, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if key in values:
+            return None
+        values[key] = value
+    try:
+        params = ClassifyParams(
+            model=values.pop("model", None) or None,
+            version=_positive(values.pop("version", None)),
+            top_k=_positive(values.pop("top_k", None)),
+            polarity=values.pop("polarity", "auto"),
+            return_input=_BOOLEANS[values.pop("return_input", "false").lower()],
+        )
+    except (KeyError, ValueError):
+        return None
+    return params if not values and params.polarity in _POLARITIES else None
+
+
+def _positive(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    number = int(raw)
+    if number < 1:
+        raise ValueError(raw)
+    return number
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+class FastClassifyMiddleware:
+    """Answers plain raw-image classify calls; passes every other request through."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.route = _Route()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        media = (_header(scope, b"content-type") or b"").split(b";")[0].strip().lower()
+        params = plain_params(scope.get("query_string", b""))
+        services = scope.get("state", {}).get("services")
+        if media not in _MEDIA_TYPES or params is None or not isinstance(services, Services):
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = self.route
+        status, headers, body = await self._answer(scope, receive, services, params)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, services: Services, params: ClassifyParams
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        context = context_of(scope)
+        try:
+            scheme, _, token = (_header(scope, b"authorization") or b"").decode().partition(" ")
+            check_api_key(services.settings, scheme or None, token or None)
+            uploads = [Upload(None, await _read_body(receive))]
+            resolver = ModelResolver(services.repository, services.lifecycle, context)
+            answer = await classify_uploads(resolver, services.settings, uploads, True, params)
+        except Exception as exc:
+            problem = problem_for_exception(exc, PATH, context.request_id)
+            if problem is None:
+                raise
+            return problem.status_code, problem.raw_headers, bytes(problem.body)
+        body = orjson.dumps(answer)
+        return 200, [_JSON_TYPE, (b"content-length", str(len(body)).encode())], body

@@ -1,0 +1,61 @@
+"""The lean raw-image classify path answers exactly as the FastAPI route does."""
+
+import httpx
+import pytest
+
+from service.api.fast_classify import plain_params
+from service.api.routes.classify import ClassifyParams
+from tests.service.api.util import assert_problem, png_bytes
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def http(live):
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        yield client
+
+
+def classify(http, params, content=None, media="image/png"):
+    return http.post(
+        "/v1/classify",
+        params=params,
+        content=png_bytes(value=90) if content is None else content,
+        headers={"Content-Type": media},
+    )
+
+
+def test_plain_queries_parse_and_odd_ones_go_to_the_route():
+    assert plain_params(b"model=m&version=2&top_k=3&polarity=keep&return_input=true") == (
+        ClassifyParams("m", 2, 3, "keep", True)
+    )
+    assert plain_params(b"") == ClassifyParams()
+    for odd in (b"top_k=0", b"version=x", b"polarity=up", b"model=a&model=b", b"extra=1",
+                b"return_input=maybe"):  # fmt: skip
+        assert plain_params(odd) is None, odd
+
+
+def test_lean_and_route_answers_are_identical(http):
+    """`extra=1` is not a plain query, so that request takes the FastAPI route."""
+    base = {"model": "tiny_classifier", "top_k": 4, "return_input": "true"}
+    lean = classify(http, base)
+    routed = classify(http, {**base, "extra": "1"})
+    assert lean.status_code == routed.status_code == 200
+    assert lean.json() == routed.json()
+    assert lean.headers["content-type"] == routed.headers["content-type"] == "application/json"
+    assert lean.headers["x-request-id"]
+
+
+def test_lean_path_errors_are_problem_details(http):
+    assert_problem(classify(http, {"model": "nope"}), 404, "model_not_found")
+    assert_problem(classify(http, {"model": "tiny_forecaster"}), 422, "task_mismatch")
+    assert_problem(classify(http, {"model": "tiny_classifier"}, b"not an image"), 400,
+                   "undecodable_image")  # fmt: skip
+    too_many = classify(http, {"model": "tiny_classifier", "top_k": 1000})
+    assert_problem(too_many, 422, "invalid_request")
+
+
+def test_lean_path_is_counted_under_the_route_template(http):
+    classify(http, {"model": "tiny_classifier"})
+    metrics = http.get("/metrics").text
+    assert 'endpoint="/v1/classify",model="tiny_classifier",status="200"' in metrics
