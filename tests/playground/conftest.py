@@ -49,7 +49,9 @@ def playwright_api() -> Any:
     )
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in the main thread
+# until it exits, and tests collected after these would find it and fail in asyncio.run().
+@pytest.fixture(scope="module")
 def browser(playwright_api: Any) -> Iterator[Any]:
     executable = chromium_path()
     if executable is None:
@@ -62,7 +64,7 @@ def browser(playwright_api: Any) -> Iterator[Any]:
         browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(browser: Any) -> Iterator[LiveServer]:
     """The real service over the repo's models/ (only started once a browser exists)."""
     settings = Settings(
