@@ -241,13 +241,20 @@ def test_padded_and_warmup_sizes():
         fast_settings(batch_sizes=(4, 2))
 
 
-def test_a_lone_request_on_an_idle_fast_model_runs_on_the_loop_thread():
-    threads: list[int] = []
+class ThreadRecordingModel(FakeModel):
+    """Remembers which thread ran each batch."""
 
-    class ThreadRecordingModel(FakeModel):
-        def __call__(self, inputs: Any) -> dict[str, Any]:
-            threads.append(threading.get_ident())
-            return super().__call__(inputs)
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[int] = []
+
+    def __call__(self, inputs: Any) -> dict[str, Any]:
+        self.threads.append(threading.get_ident())
+        return super().__call__(inputs)
+
+
+def test_a_lone_request_on_an_idle_fast_model_runs_on_the_loop_thread():
+    model = ThreadRecordingModel()
 
     async def scenario(batcher: DynamicBatcher, model: FakeModel) -> int:
         for value in range(3):  # one-at-a-time callers, as at concurrency 1
@@ -255,24 +262,19 @@ def test_a_lone_request_on_an_idle_fast_model_runs_on_the_loop_thread():
             assert out["total"].tolist() == [float(value) * 3]
         return threading.get_ident()
 
-    loop_thread = run_batcher(scenario, ThreadRecordingModel(), idle_inline_max_s=1.0)
+    loop_thread = run_batcher(scenario, model, idle_inline_max_s=1.0)
     # The first call is timed in the executor; once measured fast, lone calls stay inline.
-    assert threads[0] != loop_thread
-    assert threads[1:] == [loop_thread, loop_thread]
+    assert model.threads[0] != loop_thread
+    assert model.threads[1:] == [loop_thread, loop_thread]
 
 
 def test_inline_runs_are_off_when_the_limit_is_zero():
-    threads: list[int] = []
-
-    class ThreadRecordingModel(FakeModel):
-        def __call__(self, inputs: Any) -> dict[str, Any]:
-            threads.append(threading.get_ident())
-            return super().__call__(inputs)
+    model = ThreadRecordingModel()
 
     async def scenario(batcher: DynamicBatcher, model: FakeModel) -> int:
         for value in range(3):
             await batcher.submit(rows(float(value)), 1, 10)
         return threading.get_ident()
 
-    loop_thread = run_batcher(scenario, ThreadRecordingModel(), idle_inline_max_s=0.0)
-    assert loop_thread not in threads
+    loop_thread = run_batcher(scenario, model, idle_inline_max_s=0.0)
+    assert loop_thread not in model.threads
