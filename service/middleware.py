@@ -27,7 +27,8 @@ access_logger = logging.getLogger("kerasserve.access")
 logger = logging.getLogger(__name__)
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def header_value(scope: Scope, name: bytes) -> str | None:
+    """The first value of a request header (lower-case ``name``), or None."""
     for key, value in scope.get("headers", ()):
         if key == name:
             return bytes(value).decode("latin-1")
@@ -36,7 +37,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 def incoming_request_id(scope: Scope) -> str:
     """The client's X-Request-ID when it is sane, else a fresh random id."""
-    given = _header(scope, REQUEST_ID_HEADER.encode())
+    given = header_value(scope, REQUEST_ID_HEADER.encode())
     if given is not None and _VALID_REQUEST_ID.match(given):
         return given
     return uuid.uuid4().hex
@@ -137,7 +138,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _header(scope, b"content-length")
+        declared = header_value(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(scope, receive, send)
             return

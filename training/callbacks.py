@@ -29,20 +29,16 @@ def standard_callbacks(
             )
         )
     elif schedule == "cosine":
-        callbacks.append(keras.callbacks.LearningRateScheduler(cosine_schedule(epochs)))
+        callbacks.append(keras.callbacks.LearningRateScheduler(CosineByEpoch(epochs)))
     elif schedule != "constant":
         raise ValueError(f"unknown schedule {schedule!r}: use plateau, cosine or constant")
     return callbacks
 
 
-def cosine_schedule(epochs: int, floor: float = 0.01) -> "CosineByEpoch":
-    return CosineByEpoch(epochs, floor)
-
-
 class CosineByEpoch:
     """Cosine decay from the compiled rate down to ``floor`` times it over ``epochs``."""
 
-    def __init__(self, epochs: int, floor: float) -> None:
+    def __init__(self, epochs: int, floor: float = 0.01) -> None:
         self.epochs = max(1, epochs)
         self.floor = floor
         self.initial: float | None = None

@@ -69,13 +69,6 @@ def evaluate_classifier(
     return metrics, matrix
 
 
-def classifier_features(
-    version_dir: Path, pixels: NDArray[np.float32]
-) -> dict[str, NDArray[np.float32]]:
-    """All outputs (probabilities, logits, penultimate features) for float pixels."""
-    return run_batched(load_signature(version_dir), {"images": pixels})
-
-
 def frechet_distance(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:
     """Fréchet distance between Gaussians fitted to two feature sets (as in FID)."""
     from scipy import linalg

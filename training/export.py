@@ -32,14 +32,6 @@ def existing_versions(model_root: Path) -> list[int]:
     )
 
 
-def latest_version_dir(model_root: Path) -> Path:
-    """The newest version directory of a model; a clear error when there is none."""
-    versions = existing_versions(model_root)
-    if not versions:
-        raise FileNotFoundError(f"no exported versions under {model_root}")
-    return model_root / str(versions[-1])
-
-
 @dataclass(frozen=True)
 class StagedVersion:
     """A version being written to ``staging``; it becomes ``target`` when complete."""

@@ -21,11 +21,12 @@ from service.api.deps import ModelResolver, check_api_key
 from service.api.routes.classify import ClassifyParams, Upload, classify_uploads
 from service.context import context_of
 from service.errors import problem_for_exception
+from service.middleware import header_value
 from service.preprocessing.images import SUPPORTED_MEDIA_TYPES
 from service.state import Services
 
 PATH = "/v1/classify"
-_MEDIA_TYPES = frozenset(media.encode() for media in SUPPORTED_MEDIA_TYPES)
+_MEDIA_TYPES = frozenset(SUPPORTED_MEDIA_TYPES)
 _POLARITIES = frozenset({"auto", "invert", "keep"})
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 _JSON_TYPE = (b"content-type", b"application/json")
@@ -67,13 +68,6 @@ def _positive(raw: str | None) -> int | None:
     return number
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value)
-    return None
-
-
 async def _read_body(receive: Receive) -> bytes:
     chunks = []
     while True:
@@ -94,7 +88,7 @@ class FastClassifyMiddleware:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        media = (_header(scope, b"content-type") or b"").split(b";")[0].strip().lower()
+        media = (header_value(scope, b"content-type") or "").split(";")[0].strip().lower()
         params = plain_params(scope.get("query_string", b""))
         services = scope.get("state", {}).get("services")
         if media not in _MEDIA_TYPES or params is None or not isinstance(services, Services):
@@ -110,7 +104,7 @@ class FastClassifyMiddleware:
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         context = context_of(scope)
         try:
-            scheme, _, token = (_header(scope, b"authorization") or b"").decode().partition(" ")
+            scheme, _, token = (header_value(scope, b"authorization") or "").partition(" ")
             check_api_key(services.settings, scheme or None, token or None)
             uploads = [Upload(None, await _read_body(receive))]
             resolver = ModelResolver(services.repository, services.lifecycle, context)

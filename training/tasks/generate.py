@@ -13,7 +13,6 @@ from training import plots
 from training.card import build_card, write_card
 from training.datasets import ImageDataset
 from training.evaluate import (
-    classifier_features,
     frechet_distance,
     load_signature,
     run_batched,
@@ -187,10 +186,11 @@ def evaluate_generator(
     """Class consistency and Fréchet distance on the evaluator's penultimate features."""
     labels = np.repeat(np.arange(data.num_classes, dtype=np.int32), samples_per_class)
     images = generate(version_dir, labels, latent_dim, seed)
-    fake = classifier_features(evaluator, images)
+    judge = load_signature(evaluator)
+    fake = run_batched(judge, {"images": images})
     predicted = fake["probabilities"].argmax(axis=1)
     per_class = [float((predicted[labels == k] == k).mean()) for k in range(data.num_classes)]
-    real = classifier_features(evaluator, to_pixels(data.x_test))["features"]
+    real = run_batched(judge, {"images": to_pixels(data.x_test)})["features"]
     order = np.random.default_rng(seed).permutation(len(real))
     half_a, half_b = real[order[: len(real) // 2]], real[order[len(real) // 2 :]]
     fake_subset = fake["features"][
