@@ -1,7 +1,8 @@
 """Model cards: the JSON beside each version that says what it is and how it was made.
 
-The service reads the card to learn a model's task, labels and tensor names, so
-the field names here are a contract with ``service/``.
+The service reads the card to learn a model's task, labels, tensor names and how to
+feed it images. The schema is `service.card.ModelCard`; every card written here is
+validated against it, so training cannot write a card the service would refuse.
 """
 
 import json
@@ -14,8 +15,19 @@ from typing import Any, Literal
 import keras
 import tensorflow as tf
 
-CARD_FILE = "model_card.json"
+from service.card import CARD_FILE, ImageSpec, parse_card
+
 Task = Literal["classify", "forecast", "generate"]
+
+# The zoo's 28x28 classifiers: fit and centre like MNIST, pixels in [0, 1], light on dark.
+MNIST_IMAGE = ImageSpec(
+    size=(28, 28),
+    color="gray",
+    resize="mnist",
+    interpolation="lanczos",
+    scale="unit",
+    polarity="auto",
+)
 
 
 def tensor_spec(tensor: Any) -> dict[str, Any]:
@@ -66,10 +78,11 @@ def build_card(
     training: Mapping[str, Any],
     task_params: Mapping[str, Any],
     plots: Sequence[str],
+    image: ImageSpec | None = None,
 ) -> dict[str, Any]:
-    """Assemble the card; every argument is a required, named fact."""
+    """Assemble the card; every argument but ``image`` (image models only) is required."""
     spec = serving_spec(serving_model)
-    return {
+    card: dict[str, Any] = {
         "name": name,
         "version": version,
         "task": task,
@@ -91,6 +104,10 @@ def build_card(
         "python_version": platform.python_version(),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    if image is not None:
+        card["image"] = image.model_dump(mode="json", exclude_none=True)
+    parse_card(card)  # refuses anything the service would refuse
+    return card
 
 
 def write_card(version_dir: Path, card: Mapping[str, Any]) -> Path:

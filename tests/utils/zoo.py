@@ -9,7 +9,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from training.card import build_card, write_card
+from service.card import ImageSpec
+from training.card import MNIST_IMAGE, build_card, write_card
 from training.datasets import LABELS
 from training.export import (
     IMAGE_SPEC,
@@ -34,6 +35,7 @@ def _publish(
     signature: list[tf.TensorSpec],
     labels: tuple[str, ...],
     task_params: dict[str, object],
+    image: ImageSpec | None = None,
 ) -> Path:
     with staged_version(models_dir, name) as staged:
         export_saved_model(serving, staged.staging, signature)
@@ -50,6 +52,7 @@ def _publish(
             training={"command": "tests/utils/zoo.py", "seed": 0},
             task_params=task_params,
             plots=[],
+            image=image,
         )
         write_card(staged.staging, card)
     return staged.target
@@ -69,6 +72,7 @@ def export_tiny_classifier(models_dir: Path, name: str = "tiny_classifier", seed
         [IMAGE_SPEC],
         FASHION_LABELS,
         params,
+        MNIST_IMAGE,
     )
 
 

@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 
 from training import plots
 from training.callbacks import standard_callbacks
-from training.card import build_card, write_card
+from training.card import MNIST_IMAGE, build_card, write_card
 from training.datasets import ImageDataset
 from training.evaluate import evaluate_classifier, to_pixels
 from training.export import (
@@ -163,6 +163,7 @@ class ClassifyTask:
                 training=training_facts(trained, options),
                 task_params={"image_shape": [28, 28, 1], "num_classes": data.num_classes},
                 plots=["learning_curves.png", "confusion_matrix.png"],
+                image=MNIST_IMAGE,
             )
             write_card(staged.staging, card)
         logger.info("exported %s: %s", staged.target, metrics["test_accuracy"])
