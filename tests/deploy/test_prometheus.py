@@ -70,11 +70,16 @@ def test_rules_read_only_metrics_the_service_exports():
     assert used, "the rules should read kerasserve_ metrics"
 
 
-def test_scrape_job_matches_the_rules():
+def test_scrape_job_matches_the_rules_and_finds_replicas_by_dns():
     config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
-    (job,) = config["scrape_configs"]
-    assert job["job_name"] == "kerasserve"
-    assert job["metrics_path"] == "/metrics"
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs) == {"kerasserve", "haproxy"}
+    api = jobs["kerasserve"]
+    assert api["metrics_path"] == "/metrics"
+    # Every replica of the compose service `api`, however many: no fixed target list.
+    assert "static_configs" not in api
+    (dns,) = api["dns_sd_configs"]
+    assert dns["names"] == ["api"] and dns["type"] == "A" and dns["port"] == 8000
     assert config["rule_files"] == ["rules/*.yml"]
 
 
