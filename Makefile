@@ -6,6 +6,8 @@ EXTRAS ?= cpu,train,serve,dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 MODELS_DIR ?= models
+# Which zoo model answers `POST /classify` (and the others) when a request names none.
+DEFAULT_MODELS ?= classify=fashion_cnn,generate=mnist_cgan,forecast=co2_lstm
 
 .PHONY: install serve test lint typecheck unit zoo bench clean
 
@@ -20,7 +22,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 serve: install
-	$(BIN)/kerasserve serve --host $(HOST) --port $(PORT) --models-dir $(MODELS_DIR)
+	$(BIN)/kerasserve serve --host $(HOST) --port $(PORT) --models-dir $(MODELS_DIR) \
+		$(if $(filter models,$(MODELS_DIR)),--default-models $(DEFAULT_MODELS))
 
 lint: install
 	$(BIN)/ruff check .

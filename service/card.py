@@ -134,10 +134,16 @@ def describe_validation_error(exc: ValidationError) -> str:
     """`image.scale: Input should be ...; foo: Extra inputs are not permitted`."""
     parts = []
     for error in exc.errors()[:5]:
-        where = ".".join(str(part) for part in error["loc"]) or "card"
+        # Union members show up in the location ("literal[...]", "CustomScale"): not keys.
+        keys = [str(p) for p in error["loc"] if not _is_union_tag(str(p))]
+        where = ".".join(keys) or "card"
         message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
         parts.append(f"{where}: {message}")
     return "; ".join(parts)
+
+
+def _is_union_tag(part: str) -> bool:
+    return "[" in part or part in {"CustomScale", "str", "int"}
 
 
 def parse_card(data: object) -> ModelCard:

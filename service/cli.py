@@ -1,4 +1,6 @@
-"""`kerasserve serve`: run the service under uvicorn with the settings from flags and env.
+"""`kerasserve serve` runs the service; `kerasserve inspect DIR` shows how it reads a model.
+
+`serve` runs uvicorn with the settings from flags and env.
 
 Flags override `KERASSERVE_*` variables. Logging is configured here, once, for the
 whole process. With one worker, SIGTERM marks the app as stopping before uvicorn's
@@ -8,10 +10,12 @@ queued requests are still answered; uvicorn's graceful timeout is the drain time
 
 import argparse
 import importlib.util
+import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -32,6 +36,8 @@ _FLAGS: dict[str, tuple[type, str]] = {
     "port": (int, "port to bind (default 8000)"),
     "models_dir": (str, "directory of <name>/<version>/ SavedModels (default models)"),
     "workers": (int, "worker processes (default 1)"),
+    "required_models": (str, "comma list of models that must be available for /readyz"),
+    "default_models": (str, "task=model pairs for requests that name no model"),
     "device": (str, "auto, cpu, gpu or a TF device such as /GPU:1"),
     "version_policy": (str, "latest, all or specific"),
     "poll_interval_s": (float, "seconds between model directory scans; 0 disables"),
@@ -49,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the models over HTTP")
     for field, (kind, help_text) in _FLAGS.items():
         serve.add_argument(f"--{field.replace('_', '-')}", dest=field, type=kind, help=help_text)
+    inspect = commands.add_parser(
+        "inspect", help="print the spec the service resolves for one version, as JSON"
+    )
+    inspect.add_argument("version_dir", help="a version directory, e.g. models/my_model/1")
+    inspect.add_argument(
+        "--write", action="store_true", help="save the resolved spec as its model_card.json"
+    )
     return parser
 
 
@@ -107,8 +120,29 @@ def serve(settings: Settings) -> None:
     _Server(config, app.state.lifecycle).run()
 
 
+def inspect(version_dir: str, write: bool) -> int:
+    """Load one version as the service would; print its resolved card or why it is refused."""
+    from service.card import ModelCard, write_card
+    from service.runtime.loader import LoadError, load_version
+
+    path = Path(version_dir)
+    try:
+        loaded = load_version(path, "/CPU:0", (1,))
+    except (LoadError, OSError, ValueError) as exc:
+        logger.error("%s is refused: %s", path, getattr(exc, "reason", exc))
+        return 1
+    card: ModelCard = loaded.spec.card
+    sys.stdout.write(json.dumps(card.to_json(), indent=2) + "\n")
+    if write:
+        logger.info("wrote %s", write_card(path, card))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "inspect":
+        configure_logging("text", "INFO")
+        return inspect(args.version_dir, args.write)
     try:
         settings = load_settings(args)
     except ValidationError as exc:

@@ -16,6 +16,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service.runtime.settings import RuntimeSettings
 
+TASKS = ("classify", "predict", "forecast", "generate")
+
 _DEVICE = re.compile(r"^(auto|cpu|gpu|/(CPU|GPU):\d+)$", re.IGNORECASE)
 
 PositiveInt = Annotated[int, Field(ge=1)]
@@ -31,6 +33,8 @@ class Settings(BaseSettings):
     # Where the models are and which of them to serve.
     models_dir: Path = Path("models")
     model_names: Annotated[tuple[str, ...] | None, NoDecode] = None
+    required_models: Annotated[tuple[str, ...], NoDecode] = ()
+    default_models: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     version_policy: Literal["latest", "all", "specific"] = "latest"
     pinned_versions: dict[str, tuple[PositiveInt, ...]] = Field(default_factory=dict)
     poll_interval_s: float = Field(default=5.0, ge=0)
@@ -69,12 +73,36 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = None
     protect_health_and_metrics: bool = False
 
-    @field_validator("model_names", "cors_origins", "batch_sizes", mode="before")
+    @field_validator("model_names", "required_models", "cors_origins", "batch_sizes", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         """Accept `a,b,c` from the environment as well as real sequences."""
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("default_models", mode="before")
+    @classmethod
+    def _split_pairs(cls, value: Any) -> Any:
+        """`classify=fashion_cnn,generate=mnist_cgan` from the environment."""
+        if not isinstance(value, str):
+            return value
+        pairs = {}
+        for part in (item.strip() for item in value.split(",")):
+            if not part:
+                continue
+            task, sep, name = (side.strip() for side in part.partition("="))
+            if not sep or not task or not name:
+                raise ValueError(f"default_models takes task=model pairs, got {part!r}")
+            pairs[task] = name
+        return pairs
+
+    @field_validator("default_models")
+    @classmethod
+    def _check_default_tasks(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(TASKS))
+        if unknown:
+            raise ValueError(f"default_models names unknown tasks {unknown}; tasks: {TASKS}")
         return value
 
     @field_validator("log_level", mode="before")
@@ -130,6 +158,7 @@ class Settings(BaseSettings):
             version_policy=self.version_policy,
             pinned_versions=dict(self.pinned_versions),
             model_names=self.model_names,
+            required_models=self.required_models,
             poll_interval_s=self.poll_interval_s,
             device=self.device,
             max_batch_size=self.max_batch_size,

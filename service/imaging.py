@@ -1,4 +1,4 @@
-"""PNG encoding of generated images (decoding of uploads lives in `preprocessing`).
+"""PNG encoding of generated images and model inputs (decoding lives in `preprocessing`).
 
 Generators return float images in [0, 1] shaped [N, H, W, 1]; clients get either one
 PNG per image or one grid that is easy to eyeball in a browser.
@@ -22,7 +22,9 @@ def to_uint8(images: NDArray[Any]) -> NDArray[np.uint8]:
 
 
 def png_bytes(pixels: NDArray[np.uint8]) -> bytes:
-    """One grayscale [H, W] image as PNG."""
+    """One [H, W] or [H, W, 1|3|4] image (gray, RGB, RGBA) as PNG."""
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG", optimize=False)
     return buffer.getvalue()

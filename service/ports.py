@@ -10,6 +10,8 @@ from typing import Any, Protocol
 
 from numpy.typing import NDArray
 
+from service.runtime.spec import ModelSpec
+
 
 class TensorSpec(Protocol):
     """Dtype name (numpy spelling, e.g. "float32") and shape (None = any size)."""
@@ -35,6 +37,9 @@ class Model(Protocol):
 
     @property
     def card(self) -> Mapping[str, Any]: ...
+
+    @property
+    def spec(self) -> ModelSpec: ...
 
     @property
     def device(self) -> str: ...

@@ -19,11 +19,12 @@ class LabelScore(BaseModel):
 
 class ClassifyResult(BaseModel):
     filename: str | None = Field(default=None, description="Multipart uploads only.")
-    inverted: bool = Field(description="True when a dark-on-light image was inverted.")
+    inverted: bool = Field(description="True when the image's shades were inverted.")
     top_k: list[LabelScore]
     input_png_base64: str | None = Field(
         default=None,
-        description="With return_input=true: the 28x28 grayscale PNG the model was given.",
+        description="With return_input=true: the image the model was given, as a PNG at "
+        "its input size and colour.",
     )
 
 
@@ -112,6 +113,10 @@ class ModelEntry(BaseModel):
 
 class ModelList(BaseModel):
     models: list[ModelEntry]
+    defaults: dict[str, str] = Field(
+        default_factory=dict,
+        description="The model each task uses when a request names none.",
+    )
 
 
 class HealthResponse(BaseModel):

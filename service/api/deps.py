@@ -8,7 +8,8 @@ a thread hop per dependency per request that cost more than the model itself.
 """
 
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -93,11 +94,16 @@ async def require_api_key_if_protected(settings: SettingsDep, credentials: Beare
 
 @dataclass(frozen=True)
 class ModelResolver:
-    """Turns a model name (and version) from a request into a loaded model."""
+    """Turns a model name (and version) from a request into a loaded model.
+
+    ``defaults`` maps a task to the model used when a request names none
+    (`KERASSERVE_DEFAULT_MODELS`); without one, the only model of that task is used.
+    """
 
     repository: Repository
     lifecycle: Lifecycle
     context: RequestContext
+    defaults: Mapping[str, str] = field(default_factory=dict)
 
     def get(self, name: str, version: int | None = None, *, task: str | None = None) -> Model:
         """The model, or a mapped error: 404 unknown, 503 not ready/stopping, 422 task."""
@@ -113,14 +119,19 @@ class ModelResolver:
         return model
 
     def get_for_task(self, name: str | None, version: int | None, task: str) -> Model:
-        """Like `get`, but `name` may be omitted when exactly one model does `task`."""
-        if name is None:
-            candidates = self.names_for_task(task)
-            if len(candidates) != 1:
-                listed = ", ".join(candidates) or "none"
-                raise ModelRequiredError(f"name the {task} model to use (loaded: {listed})")
-            name = candidates[0]
-        return self.get(name, version, task=task)
+        """Like `get`, but `name` may be omitted: the task's default model is used."""
+        return self.get(name or self.default_for(task), version, task=task)
+
+    def default_for(self, task: str) -> str:
+        """The configured default, else the only AVAILABLE model of ``task``."""
+        configured = self.defaults.get(task)
+        if configured is not None:
+            return configured
+        candidates = self.names_for_task(task)
+        if len(candidates) != 1:
+            listed = ", ".join(candidates) or "none"
+            raise ModelRequiredError(f"name the {task} model to use (loaded: {listed})")
+        return candidates[0]
 
     def names_for_task(self, task: str) -> list[str]:
         found = {
@@ -131,10 +142,17 @@ class ModelResolver:
         return sorted(found)
 
 
+def resolver_for(services: Services, context: RequestContext) -> ModelResolver:
+    """The resolver for code that answers outside FastAPI's dependencies (the lean path)."""
+    return ModelResolver(
+        services.repository, services.lifecycle, context, services.settings.default_models
+    )
+
+
 async def get_resolver(
-    repository: RepositoryDep, lifecycle: LifecycleDep, context: ContextDep
+    repository: RepositoryDep, lifecycle: LifecycleDep, context: ContextDep, settings: SettingsDep
 ) -> ModelResolver:
-    return ModelResolver(repository, lifecycle, context)
+    return ModelResolver(repository, lifecycle, context, settings.default_models)
 
 
 ResolverDep = Annotated[ModelResolver, Depends(get_resolver)]

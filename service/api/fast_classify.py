@@ -1,4 +1,4 @@
-"""A lean path for the hottest request: one raw image POSTed to `/v1/classify`.
+"""A lean path for the hottest request: one raw image POSTed to `/v1/classify` (or `/classify`).
 
 FastAPI's routing, dependency solving and response-model validation cost more per
 request than the model itself (py-spy at concurrency 64: about a third of the event
@@ -17,17 +17,16 @@ from urllib.parse import parse_qsl
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.api.deps import ModelResolver, check_api_key
-from service.api.routes.classify import ClassifyParams, Upload, classify_uploads
+from service.api.deps import check_api_key, resolver_for
+from service.api.routes.classify import ALIAS, PATH, classify_uploads, media_type_of
 from service.context import context_of
 from service.errors import problem_for_exception
 from service.middleware import header_value
 from service.preprocessing.images import SUPPORTED_MEDIA_TYPES
 from service.state import Services
+from service.tasks.classify import POLARITIES, ClassifyParams, Upload
 
-PATH = "/v1/classify"
 _MEDIA_TYPES = frozenset(SUPPORTED_MEDIA_TYPES)
-_POLARITIES = frozenset({"auto", "invert", "keep"})
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 _JSON_TYPE = (b"content-type", b"application/json")
 
@@ -36,7 +35,10 @@ _JSON_TYPE = (b"content-type", b"application/json")
 class _Route:
     """What the request middleware reads for the `endpoint` label: the route template."""
 
-    path: str = PATH
+    path: str
+
+
+_ROUTES = {PATH: _Route(PATH), ALIAS: _Route(ALIAS)}
 
 
 def plain_params(query_string: bytes) -> ClassifyParams | None:
@@ -51,12 +53,13 @@ def plain_params(query_string: bytes) -> ClassifyParams | None:
             model=values.pop("model", None) or None,
             version=_positive(values.pop("version", None)),
             top_k=_positive(values.pop("top_k", None)),
-            polarity=values.pop("polarity", "auto"),
+            polarity=values.pop("polarity", None),
             return_input=_BOOLEANS[values.pop("return_input", "false").lower()],
         )
     except (KeyError, ValueError):
         return None
-    return params if not values and params.polarity in _POLARITIES else None
+    polarity_ok = params.polarity is None or params.polarity in POLARITIES
+    return params if not values and polarity_ok else None
 
 
 def _positive(raw: str | None) -> int | None:
@@ -82,35 +85,36 @@ class FastClassifyMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.route = _Route()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+        route = _ROUTES.get(scope["path"]) if scope["type"] == "http" else None
+        if route is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        media = (header_value(scope, b"content-type") or "").split(";")[0].strip().lower()
+        media = media_type_of(header_value(scope, b"content-type"))
         params = plain_params(scope.get("query_string", b""))
         services = scope.get("state", {}).get("services")
         if media not in _MEDIA_TYPES or params is None or not isinstance(services, Services):
             await self.app(scope, receive, send)
             return
-        scope["route"] = self.route
+        scope["route"] = route
         status, headers, body = await self._answer(scope, receive, services, params)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
+    @staticmethod
     async def _answer(
-        self, scope: Scope, receive: Receive, services: Services, params: ClassifyParams
+        scope: Scope, receive: Receive, services: Services, params: ClassifyParams
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         context = context_of(scope)
         try:
             scheme, _, token = (header_value(scope, b"authorization") or "").partition(" ")
             check_api_key(services.settings, scheme or None, token or None)
             uploads = [Upload(None, await _read_body(receive))]
-            resolver = ModelResolver(services.repository, services.lifecycle, context)
+            resolver = resolver_for(services, context)
             answer = await classify_uploads(resolver, services.settings, uploads, True, params)
         except Exception as exc:
-            problem = problem_for_exception(exc, PATH, context.request_id)
+            problem = problem_for_exception(exc, scope["path"], context.request_id)
             if problem is None:
                 raise
             return problem.status_code, problem.raw_headers, bytes(problem.body)

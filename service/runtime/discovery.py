@@ -5,7 +5,8 @@ a version directory that already has the right name but not all of its bytes;
 TensorFlow Serving is known to load such versions and fail, or serve stale
 variables. A version found by polling is therefore loaded only when
 
-1. ``saved_model.pb``, ``variables/variables.index`` and ``model_card.json`` exist, and
+1. ``saved_model.pb`` and ``variables/variables.index`` exist (``model_card.json``
+   and ``labels.txt`` are optional), and
 2. the set of (relative path, size, mtime_ns) of every file under it is identical in
    two consecutive polls, so nothing was written in between.
 
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from service.runtime.settings import VersionPolicy
 
-REQUIRED_FILES = ("saved_model.pb", "variables/variables.index", "model_card.json")
+REQUIRED_FILES = ("saved_model.pb", "variables/variables.index")
 _VERSION = re.compile(r"^[1-9][0-9]*$")
 
 Snapshot = frozenset[tuple[str, int, int]]
@@ -68,9 +69,14 @@ def snapshot(version_dir: Path) -> Snapshot:
     return frozenset(files)
 
 
-def is_complete(files: Snapshot) -> bool:
+def missing_files(files: Snapshot) -> list[str]:
+    """The required files a version directory lacks (empty when it is complete)."""
     present = {path for path, _, _ in files}
-    return all(required in present for required in REQUIRED_FILES)
+    return [required for required in REQUIRED_FILES if required not in present]
+
+
+def is_complete(files: Snapshot) -> bool:
+    return not missing_files(files)
 
 
 class StabilityTracker:
@@ -80,14 +86,13 @@ class StabilityTracker:
         self._previous: dict[VersionKey, Snapshot] = {}
 
     def observe(self, current: Mapping[VersionKey, Snapshot]) -> set[VersionKey]:
-        """Record this poll; return the versions complete and unchanged since the last one."""
-        stable = {
-            key
-            for key, files in current.items()
-            if is_complete(files) and self._previous.get(key) == files
-        }
+        """Record this poll; return the versions whose files are unchanged since the last one.
+
+        Settled and complete means loadable; settled and incomplete means refused.
+        """
+        settled = {key for key, files in current.items() if self._previous.get(key) == files}
         self._previous = dict(current)
-        return stable
+        return settled
 
 
 def select_versions(

@@ -13,6 +13,7 @@ from service.runtime.errors import InvalidInputError, ServiceStoppingError
 from service.runtime.loader import LoadedModel
 from service.runtime.observer import RuntimeObserver
 from service.runtime.settings import RuntimeSettings
+from service.runtime.spec import ModelSpec
 from service.runtime.tensors import TensorInfo, validate_inputs
 
 Outputs = dict[str, NDArray[Any]]
@@ -38,6 +39,7 @@ class ModelHandle:
     ) -> None:
         self.name = name
         self.version = version
+        self.spec: ModelSpec = loaded.spec
         self.task = loaded.task
         self.card: Mapping[str, Any] = loaded.card
         self.device = loaded.device
@@ -54,10 +56,6 @@ class ModelHandle:
 
     def __repr__(self) -> str:
         return f"ModelHandle({self.name!r}, version={self.version}, device={self.device!r})"
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return tuple(str(label) for label in self.card.get("labels") or ())
 
     @property
     def in_flight(self) -> int:

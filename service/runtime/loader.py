@@ -1,10 +1,9 @@
-"""Loading one model version: card, SavedModel, signature check, device, warm-up.
+"""Loading one model version: card (optional), SavedModel, signature, spec, warm-up.
 
 Everything here blocks (file I/O, graph loading, the first TF calls), so the
 repository runs :func:`load_version` in a worker thread, never on the event loop.
 """
 
-import json
 import logging
 import time
 from collections.abc import Mapping
@@ -12,17 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import tensorflow as tf
 from numpy.typing import NDArray
 
-from service.runtime.tensors import PredictFn, TensorInfo, parse_tensor_infos
+from service.card import CardError, ModelCard, OutputKind, read_card, read_labels_file
+from service.runtime.scores import detect_scores
+from service.runtime.signature import SignatureError, read_signature
+from service.runtime.spec import ClassifyBinding, ModelSpec, SpecError, resolve_spec, with_scores
+from service.runtime.tensors import PredictFn, TensorInfo
 from service.runtime.warmup import warm_up
 
 logger = logging.getLogger(__name__)
-
-CARD_FILE = "model_card.json"
-TASKS = frozenset({"classify", "forecast", "generate"})
 
 
 class LoadError(Exception):
@@ -35,7 +34,7 @@ class LoadError(Exception):
 
 
 class SignatureRunner:
-    """Calls a concrete ``serving_default`` function once per batch, numpy in and out."""
+    """Calls a concrete signature function once per batch, numpy in and out."""
 
     def __init__(
         self, function: Any, device: str, outputs: Mapping[str, TensorInfo], owner: Any = None
@@ -54,78 +53,72 @@ class SignatureRunner:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    card: Mapping[str, Any]
-    task: str
-    inputs: Mapping[str, TensorInfo]
-    outputs: Mapping[str, TensorInfo]
+    spec: ModelSpec
     runner: PredictFn
     device: str
     seconds: float
 
+    @property
+    def task(self) -> str:
+        return self.spec.task
 
-def read_card(version_dir: Path) -> dict[str, Any]:
-    try:
-        card = json.loads((version_dir / CARD_FILE).read_text())
-    except (OSError, ValueError) as exc:
-        raise LoadError(f"unreadable {CARD_FILE}: {exc}") from exc
-    if not isinstance(card, dict):
-        raise LoadError(f"{CARD_FILE} is not a JSON object")
-    if card.get("task") not in TASKS:
-        raise LoadError(f"card task {card.get('task')!r} is not one of {sorted(TASKS)}", card)
-    return card
+    @property
+    def card(self) -> Mapping[str, Any]:
+        return self.spec.card.to_json()
+
+    @property
+    def inputs(self) -> Mapping[str, TensorInfo]:
+        return self.spec.inputs
+
+    @property
+    def outputs(self) -> Mapping[str, TensorInfo]:
+        return self.spec.outputs
 
 
 def load_version(version_dir: Path, device: str, warmup_sizes: tuple[int, ...]) -> LoadedModel:
-    """Load, check and warm up ``version_dir``; raise ``LoadError`` when it must be refused."""
+    """Load, resolve and warm up ``version_dir``; raise ``LoadError`` when it must be refused."""
     started = time.perf_counter()
-    card = read_card(version_dir)
-    try:
-        inputs = parse_tensor_infos(card.get("inputs"), "inputs")
-        outputs = parse_tensor_infos(card.get("outputs"), "outputs")
-    except ValueError as exc:
-        raise LoadError(str(exc), card) from exc
-    signature_name = str(card.get("signature_name") or "serving_default")
+    card = _read_card(version_dir)
+    raw_card = card.to_json() if card is not None else None
     with tf.device(device):
         saved = tf.saved_model.load(str(version_dir))
-    function = saved.signatures.get(signature_name)
-    if function is None:
-        raise LoadError(f"SavedModel has no signature {signature_name!r}", card)
-    problems = signature_mismatches(function, inputs, outputs)
-    if problems:
-        raise LoadError("signature does not match the card: " + "; ".join(problems), card)
-    runner = SignatureRunner(function, device, outputs, owner=saved)
     try:
-        warm_up(runner, inputs, outputs, warmup_sizes)
+        signature = read_signature(saved.signatures, card.signature_name if card else None)
+        labels = read_labels_file(version_dir)
+        spec = resolve_spec(card, signature.name, signature.inputs, signature.outputs, labels)
+    except (SignatureError, SpecError, CardError) as exc:
+        raise LoadError(str(exc), raw_card) from exc
+    runner = SignatureRunner(signature.function, device, spec.outputs, owner=saved)
+    try:
+        answers = warm_up(runner, spec.inputs, spec.outputs, warmup_sizes, _fixed_shapes(spec))
     except Exception as exc:
-        raise LoadError(f"warm-up failed: {exc}", card) from exc
+        raise LoadError(f"warm-up failed: {exc}", raw_card) from exc
+    if spec.classify is not None:
+        spec = with_scores(spec, _score_kind(spec.classify, answers))
     seconds = time.perf_counter() - started
-    return LoadedModel(card, str(card["task"]), inputs, outputs, runner, device, seconds)
+    return LoadedModel(spec, runner, device, seconds)
 
 
-def signature_mismatches(
-    function: Any, inputs: Mapping[str, TensorInfo], outputs: Mapping[str, TensorInfo]
-) -> list[str]:
-    """Human-readable differences between a concrete function and the card."""
-    _, keyword_specs = function.structured_input_signature
-    output_specs = function.structured_outputs
-    if not isinstance(output_specs, Mapping):
-        return [f"outputs are {type(output_specs).__name__}, not a dict of named tensors"]
-    return _compare("input", keyword_specs, inputs) + _compare("output", output_specs, outputs)
+def _read_card(version_dir: Path) -> ModelCard | None:
+    try:
+        return read_card(version_dir)
+    except CardError as exc:
+        raise LoadError(str(exc)) from exc
 
 
-def _compare(kind: str, specs: Mapping[str, Any], expected: Mapping[str, TensorInfo]) -> list[str]:
-    problems = []
-    if set(specs) != set(expected):
-        problems.append(f"{kind}s are {sorted(specs)}, card says {sorted(expected)}")
-    for name in sorted(set(specs) & set(expected)):
-        spec = specs[name]
-        actual = TensorInfo(np.dtype(spec.dtype.as_numpy_dtype).name, _shape(spec.shape))
-        if actual != expected[name]:
-            want = expected[name].describe()
-            problems.append(f"{kind} {name!r} is {actual.describe()}, card says {want}")
-    return problems
+def _fixed_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
+    """Warm-up shapes for inputs the signature leaves open but the card fixes (image size)."""
+    binding = spec.classify
+    if binding is None or binding.image.size is None:
+        return {}
+    channels = binding.image.channels or 1
+    return {binding.input: (*binding.image.size, channels)}
 
 
-def _shape(shape: Any) -> tuple[int | None, ...]:
-    dims = shape.as_list() if shape.rank is not None else []
-    return tuple(None if dim is None else int(dim) for dim in dims)
+def _score_kind(binding: ClassifyBinding, answers: Mapping[str, NDArray[Any]]) -> OutputKind:
+    """The card's word, else the output's name, else what the warm-up rows look like."""
+    if binding.scores is not None:
+        return binding.scores
+    if binding.output in ("probabilities", "logits") and binding.columns > 1:
+        return "probabilities" if binding.output == "probabilities" else "logits"
+    return detect_scores(answers[binding.output])

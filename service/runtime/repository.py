@@ -10,6 +10,7 @@ and is unloaded once every call inside it has been answered.
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from service.runtime.discovery import (
     Snapshot,
     StabilityTracker,
     VersionKey,
-    is_complete,
+    missing_files,
     scan,
     wanted_versions,
 )
@@ -63,7 +64,6 @@ class ModelRepository:
         self._reload_lock = asyncio.Lock()
         self._retiring: set[asyncio.Task[None]] = set()
         self._poll_task: asyncio.Task[None] | None = None
-        self._configured: frozenset[str] = frozenset()
         self._device: str | None = None
         # Threads start on first use: one for loading, ``inference_threads`` for batches.
         self._load_pool = ThreadPoolExecutor(1, thread_name_prefix="model-loader")
@@ -85,11 +85,11 @@ class ModelRepository:
         )
         logger.info("serving models from %s on %s", self._settings.models_dir, self._device)
         async with self._reload_lock:
-            found = await self._reload(initial=True)
-        names = self._settings.model_names
-        self._configured = frozenset(names if names is not None else {n for n, _ in found})
-        for name in self._configured - self._entries.keys():
-            logger.warning("configured model %r has no complete version on disk", name)
+            await self._reload(initial=True)
+        for name in sorted(set(self._settings.model_names or ()) - self._entries.keys()):
+            logger.warning("configured model %r has no version directory on disk", name)
+        if not self._defaults:
+            logger.warning("no model version is available; the service is not ready")
         if self._settings.poll_interval_s > 0:
             self._poll_task = loop.create_task(self._poll_forever(), name="model-poll")
 
@@ -170,11 +170,16 @@ class ModelRepository:
 
     @property
     def ready(self) -> bool:
-        """Started, not stopping, and every configured model has a warm AVAILABLE version."""
+        """Started (every version found at start has settled), not stopping, at least one
+        version AVAILABLE, and every model in ``required_models`` among them.
+
+        A damaged or foreign version is FAILED, which counts as settled: it never holds
+        readiness unless its model is required.
+        """
         if not self._started or self._stopping:
             return False
         served = set(self._defaults)
-        return bool(served) and self._configured <= served
+        return bool(served) and set(self._settings.required_models) <= served
 
     @property
     def live(self) -> bool:
@@ -196,9 +201,11 @@ class ModelRepository:
             self._load_pool, scan, settings.models_dir, settings.model_names
         )
         snapshots = {key: files for key, (_, files) in found.items()}
-        stable = self._tracker.observe(snapshots)
-        if initial:
-            stable = {key for key, files in snapshots.items() if is_complete(files)}
+        settled = self._tracker.observe(snapshots)
+        if initial:  # nothing to compare with: what is there now is what there is
+            settled = set(snapshots)
+        self._refuse_incomplete(found, settled)
+        stable = {key for key in settled if not missing_files(snapshots[key])}
         attempted: set[VersionKey] = set()
         while True:
             wanted = self._wanted(found, stable)
@@ -213,9 +220,32 @@ class ModelRepository:
             key = (entry.name, entry.version)
             if entry.state == "AVAILABLE" and key not in wanted:
                 self._retire(entry)
-            elif entry.state == "FAILED" and key not in found:  # deleted: forget the failure
-                entry.state = "END"
+            elif entry.state in ("FAILED", "END") and key not in found:  # deleted: forget it
+                entry.state, entry.error = "END", None
+        self._note_unserved(found, stable, wanted)
         return found
+
+    def _refuse_incomplete(self, found: Found, settled: set[VersionKey]) -> None:
+        """Settled directories without a SavedModel become FAILED, logged once."""
+        for key in sorted(settled):
+            path, files = found[key]
+            absent = missing_files(files)
+            if absent and self._may_load(key, files):
+                reason = f"not a complete SavedModel: {', '.join(absent)} missing in {path}"
+                entry = self._new_entry(key, path, files)
+                self._fail(entry, reason, None)
+
+    def _note_unserved(
+        self, found: Found, stable: set[VersionKey], wanted: set[VersionKey]
+    ) -> None:
+        """List loadable versions the policy does not serve, so none is skipped silently."""
+        policy = self._settings.version_policy
+        for key in sorted(stable - wanted):
+            entry = self._entries.get(key[0], {}).get(key[1])
+            if entry is None or (entry.state == "END" and entry.error is None):
+                path, files = found[key]
+                entry = self._new_entry(key, path, files)
+                entry.state, entry.error = "END", f"not served: version policy {policy!r}"
 
     def _wanted(self, found: Found, stable: set[VersionKey]) -> set[VersionKey]:
         """Versions the policy wants among those loaded or loadable now."""
@@ -246,8 +276,7 @@ class ModelRepository:
         name, version = key
         if self._device is None:
             raise RuntimeError("the device is resolved by start(); call it first")
-        entry = VersionEntry(name, version, path, files, self._device)
-        self._entries.setdefault(name, {})[version] = entry
+        entry = self._new_entry(key, path, files)
         logger.info("loading %s v%d from %s on %s", name, version, path, self._device)
         sizes = self._settings.warmup_sizes()
         try:
@@ -257,9 +286,7 @@ class ModelRepository:
         except Exception as exc:
             card = exc.card if isinstance(exc, LoadError) else None
             reason = exc.reason if isinstance(exc, LoadError) else f"{type(exc).__name__}: {exc}"
-            entry.state, entry.error, entry.card = "FAILED", reason, card
-            logger.error("refusing %s v%d: %s", name, version, reason)
-            self._observer.model_load_failed(name, version, reason)
+            self._fail(entry, reason, card)
             return
         entry.handle = open_handle(
             name, version, loaded, self._settings, self._inference_pool, self._observer
@@ -268,6 +295,16 @@ class ModelRepository:
         self._refresh_default(name)
         logger.info("%s v%d AVAILABLE in %.2f s", name, version, loaded.seconds)
         self._observer.model_loaded(name, version, loaded.device, loaded.seconds)
+
+    def _new_entry(self, key: VersionKey, path: Path, files: Snapshot) -> VersionEntry:
+        entry = VersionEntry(key[0], key[1], path, files, self._device or "")
+        self._entries.setdefault(key[0], {})[key[1]] = entry
+        return entry
+
+    def _fail(self, entry: VersionEntry, reason: str, card: Mapping[str, Any] | None) -> None:
+        entry.state, entry.error, entry.card = "FAILED", reason, card
+        logger.error("refusing %s v%d: %s", entry.name, entry.version, reason)
+        self._observer.model_load_failed(entry.name, entry.version, reason)
 
     def _refresh_default(self, name: str) -> None:
         """Point ``get(name)`` at the newest AVAILABLE version (or nothing)."""

@@ -12,6 +12,8 @@ VersionPolicy = Literal["latest", "all", "specific"]
 class RuntimeSettings:
     """How models are found, placed, batched and reloaded.
 
+    ``required_models`` must each have an AVAILABLE version before the repository is
+    ready (strict deployments); otherwise one AVAILABLE version of anything is enough.
     ``version_policy="specific"`` serves ``pinned_versions[name]``; a model without
     pins falls back to its latest version. ``batch_sizes`` are the padded batch
     shapes the model is warmed up with; a batch larger than the last one runs unpadded.
@@ -21,6 +23,7 @@ class RuntimeSettings:
     version_policy: VersionPolicy = "latest"
     pinned_versions: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     model_names: tuple[str, ...] | None = None
+    required_models: tuple[str, ...] = ()
     poll_interval_s: float = 5.0
     device: str = "auto"
     max_batch_size: int = 64

@@ -1,4 +1,4 @@
-"""Tensor descriptions from model cards, and validation of request inputs against them."""
+"""Tensor descriptions (from signatures and cards), and validation of request inputs."""
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,23 +24,6 @@ class TensorInfo:
     def describe(self) -> str:
         dims = ", ".join("N" if dim is None else str(dim) for dim in self.shape)
         return f"{self.dtype} [{dims}]"
-
-
-def parse_tensor_infos(specs: object, where: str) -> dict[str, TensorInfo]:
-    """``{"images": {"dtype": "float32", "shape": [null, 28, 28, 1]}}`` -> TensorInfos."""
-    if not isinstance(specs, Mapping) or not specs:
-        raise ValueError(f"card field {where!r} must be a non-empty object")
-    infos = {}
-    for name, spec in specs.items():
-        try:
-            dtype = np.dtype(spec["dtype"]).name
-            shape = tuple(None if dim is None else int(dim) for dim in spec["shape"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"card {where}[{name!r}] is not a dtype/shape spec: {exc}") from exc
-        if not shape or shape[0] is not None:
-            raise ValueError(f"card {where}[{name!r}] must have a leading batch dimension null")
-        infos[str(name)] = TensorInfo(dtype, shape)
-    return infos
 
 
 def validate_inputs(

@@ -1,7 +1,8 @@
 """Warm-up: one call per padded batch shape before a version takes traffic.
 
 The first call at each shape pays for kernel selection and memory planning; doing
-it here keeps that cost out of the first requests after a (re)load.
+it here keeps that cost out of the first requests after a (re)load. The answers of
+the largest batch are returned: they tell how the model's scores look.
 """
 
 from collections.abc import Mapping
@@ -12,11 +13,20 @@ from numpy.typing import NDArray
 
 from service.runtime.tensors import PredictFn, TensorInfo
 
+Outputs = dict[str, NDArray[Any]]
 
-def warmup_inputs(inputs: Mapping[str, TensorInfo], rows: int) -> dict[str, NDArray[Any]]:
-    """Zeros of the right shape and dtype: valid for every model family (label 0 exists)."""
+
+def warmup_inputs(
+    inputs: Mapping[str, TensorInfo],
+    rows: int,
+    fixed: Mapping[str, tuple[int, ...]] | None = None,
+) -> Outputs:
+    """Zeros of the right dtype; open dimensions are 1 unless ``fixed`` gives the shape."""
+    fixed = fixed or {}
     return {
-        name: np.zeros((rows, *(dim or 1 for dim in info.shape[1:])), dtype=info.dtype)
+        name: np.zeros(
+            (rows, *fixed.get(name, tuple(dim or 1 for dim in info.shape[1:]))), dtype=info.dtype
+        )
         for name, info in inputs.items()
     }
 
@@ -26,13 +36,16 @@ def warm_up(
     inputs: Mapping[str, TensorInfo],
     outputs: Mapping[str, TensorInfo],
     sizes: tuple[int, ...],
-) -> None:
+    fixed: Mapping[str, tuple[int, ...]] | None = None,
+) -> Outputs:
     """Run every size once and check each output comes back with one row per input row."""
+    result: Outputs = {}
     for rows in sizes:
-        result = predict(warmup_inputs(inputs, rows))
+        result = predict(warmup_inputs(inputs, rows, fixed))
         for name in outputs:
             if name not in result:
                 raise ValueError(f"output {name!r} missing from the model's answer")
             got = result[name].shape[:1]
             if got != (rows,):
                 raise ValueError(f"output {name!r} has {got} rows for a batch of {rows}")
+    return result

@@ -6,7 +6,7 @@
 const $ = (selector) => document.querySelector(selector);
 const KEY_STORAGE = "kerasserve.apiKey";
 const SVG_NS = "http://www.w3.org/2000/svg";
-const state = { models: [], plotUrls: [], gridUrl: null, lastImage: null };
+const state = { models: [], defaults: {}, plotUrls: [], gridUrl: null, lastImage: null };
 
 class ProblemError extends Error {
   constructor(problem, status) {
@@ -96,9 +96,12 @@ async function loadModels() {
   showError($("#global-error"), null);
   try {
     const response = await api("/v1/models");
-    state.models = (await response.json()).models;
+    const listing = await response.json();
+    state.models = listing.models;
+    state.defaults = listing.defaults || {};
   } catch (error) {
     state.models = [];
+    state.defaults = {};
     showError($("#global-error"), error);
   }
   fillModelSelects();
@@ -109,7 +112,14 @@ function fillModelSelects() {
   const label = (entry) => `${entry.name} (v${entry.version})`;
   for (const [task, id] of [["classify", "#classify-model"], ["generate", "#generate-model"],
     ["forecast", "#forecast-model"]]) {
-    fillSelect($(id), available(task).map((entry) => [entry.name, label(entry)]));
+    const select = $(id);
+    const first = select.options.length === 0;
+    fillSelect(select, available(task).map((entry) => [entry.name, label(entry)]));
+    // The service's default for the task is preselected, as a request naming no model gets it.
+    const preferred = state.defaults[task];
+    if (first && [...select.options].some((option) => option.value === preferred)) {
+      select.value = preferred;
+    }
   }
   const generators = available("generate").length > 0;
   $("#generate-none").hidden = generators;
@@ -126,9 +136,10 @@ async function classify(blob) {
   const params = new URLSearchParams({
     model: $("#classify-model").value,
     top_k: $("#classify-topk").value,
-    polarity: $("#classify-polarity").value,
     return_input: "true",
   });
+  const polarity = $("#classify-polarity").value;
+  if (polarity) params.set("polarity", polarity);
   showError(errorBox, null);
   $("#classify-status").textContent = "Classifying…";
   try {
@@ -163,7 +174,11 @@ function renderClassification(answer) {
     }),
   );
   if (result.input_png_base64) {
-    $("#classify-input").src = `data:image/png;base64,${result.input_png_base64}`;
+    const seen = $("#classify-input");
+    seen.onload = () => {
+      $("#classify-seen-size").textContent = `${seen.naturalWidth}\u00d7${seen.naturalHeight}`;
+    };
+    seen.src = `data:image/png;base64,${result.input_png_base64}`;
     $("#classify-inverted").textContent = result.inverted ? "(colours inverted)" : "";
     $("#classify-seen").hidden = false;
   }

@@ -1,39 +1,52 @@
-"""`POST /v1/classify`: images in (raw body or multipart `file` parts), top-k labels out.
+"""`POST /v1/classify` (alias `POST /classify`): images in, top-k labels out.
 
-Small images are decoded on the event loop (a 28x28 PNG takes tens of microseconds, far
-less than a thread hop); large uploads go to a worker thread so one big photo cannot
-stall every other request. All images of one request go to the model as one batch.
+Images come as the raw body, as multipart `file` parts, or as JSON
+`{"images": [{"b64": "..."}]}`. The work itself is `service.tasks.classify`; this
+module reads the request and validates its options.
 """
 
-import asyncio
 import base64
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+import binascii
+from typing import Annotated, Any
 
-import numpy as np
+import orjson
 from fastapi import APIRouter, Query, Request
-from numpy.typing import NDArray
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.api.deps import ModelResolver, ResolverDep, SettingsDep
+from service.card import Polarity
 from service.config import Settings
 from service.errors import InvalidRequestError, UnsupportedMediaTypeError
-from service.imaging import png_bytes, to_uint8
-from service.ports import Model
-from service.preprocessing.images import SUPPORTED_MEDIA_TYPES, PreparedImage, prepare_image
+from service.preprocessing.images import SUPPORTED_MEDIA_TYPES
 from service.schemas import ClassifyResponse
+from service.tasks.classify import ClassifyParams, Upload, classify
 
 router = APIRouter(tags=["inference"])
 
-INLINE_DECODE_BYTES = 256 * 1024
-Polarity = Literal["auto", "invert", "keep"]
+PATH, ALIAS = "/v1/classify", "/classify"
+JSON_MEDIA_TYPE = "application/json"
 
 _IMAGE_SCHEMA = {"type": "string", "format": "binary"}
+_B64_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "images": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"b64": {"type": "string", "format": "byte"}},
+                "required": ["b64"],
+            },
+        }
+    },
+    "required": ["images"],
+}
 _OPENAPI_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "description": "One image as the raw body, or several as multipart `file` parts.",
+        "description": "One image as the raw body, several as multipart `file` parts, "
+        'or JSON `{"images": [{"b64": "<base64 image>"}]}`.',
         "content": {
             **{media: {"schema": _IMAGE_SCHEMA} for media in sorted(SUPPORTED_MEDIA_TYPES)},
             "multipart/form-data": {
@@ -43,19 +56,14 @@ _OPENAPI_BODY: dict[str, Any] = {
                     "required": ["file"],
                 }
             },
+            JSON_MEDIA_TYPE: {"schema": _B64_SCHEMA},
         },
     }
 }
 
 
-@dataclass(frozen=True)
-class Upload:
-    filename: str | None
-    data: bytes
-
-
-def _media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+def media_type_of(content_type: str | None) -> str:
+    return (content_type or "").split(";")[0].strip().lower()
 
 
 async def _multipart_uploads(request: Request, limit: int) -> list[Upload]:
@@ -76,65 +84,44 @@ async def _multipart_uploads(request: Request, limit: int) -> list[Upload]:
         await form.close()
 
 
+def b64_uploads(body: bytes, limit: int) -> list[Upload]:
+    """`{"images": [{"b64": "..."}, ...]}` -> uploads (TF Serving's binary convention)."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequestError(f"request body is not valid JSON: {exc}") from exc
+    images = document.get("images") if isinstance(document, dict) else None
+    if not isinstance(images, list) or not images:
+        raise InvalidRequestError('send {"images": [{"b64": "<base64 image>"}, ...]}')
+    if len(images) > limit:
+        raise InvalidRequestError(f"at most {limit} images per request, got {len(images)}")
+    return [Upload(None, decode_b64(item, f"images[{i}]")) for i, item in enumerate(images)]
+
+
+def decode_b64(item: object, where: str) -> bytes:
+    """The bytes of a `{"b64": "..."}` object; a clear 422 for anything else."""
+    if not isinstance(item, dict) or set(item) != {"b64"} or not isinstance(item["b64"], str):
+        raise InvalidRequestError(f'{where} must be {{"b64": "<base64 image>"}}')
+    try:
+        return base64.b64decode(item["b64"], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidRequestError(f"{where}.b64 is not valid base64: {exc}") from exc
+
+
 async def read_uploads(request: Request, settings: Settings) -> tuple[list[Upload], bool]:
     """The uploaded images, and whether they came as one raw body."""
-    media_type = _media_type(request)
+    media_type = media_type_of(request.headers.get("content-type"))
+    limit = settings.max_files_per_request
     if media_type in SUPPORTED_MEDIA_TYPES:
         return [Upload(None, await request.body())], True
     if media_type == "multipart/form-data":
-        return await _multipart_uploads(request, settings.max_files_per_request), False
-    accepted = ", ".join(sorted(SUPPORTED_MEDIA_TYPES))
+        return await _multipart_uploads(request, limit), False
+    if media_type == JSON_MEDIA_TYPE:
+        return b64_uploads(await request.body(), limit), False
+    accepted = ", ".join([*sorted(SUPPORTED_MEDIA_TYPES), JSON_MEDIA_TYPE])
     raise UnsupportedMediaTypeError(
         f"send an image ({accepted}) or multipart/form-data, not {media_type or 'no type'}"
     )
-
-
-def _decode_all(uploads: list[Upload], polarity: Polarity, max_pixels: int) -> list[PreparedImage]:
-    return [prepare_image(item.data, polarity=polarity, max_pixels=max_pixels) for item in uploads]
-
-
-async def decode(uploads: list[Upload], polarity: Polarity, max_pixels: int) -> list[PreparedImage]:
-    if sum(len(item.data) for item in uploads) <= INLINE_DECODE_BYTES:
-        return _decode_all(uploads, polarity, max_pixels)
-    return await asyncio.to_thread(_decode_all, uploads, polarity, max_pixels)
-
-
-def top_k(probabilities: NDArray[Any], labels: list[str], k: int) -> list[dict[str, Any]]:
-    """The k best `{label, index, score}`, plain dicts (the `LabelScore` shape)."""
-    order = np.argsort(-probabilities, kind="stable")[:k]
-    return [
-        {
-            "label": labels[i] if i < len(labels) else str(i),
-            "index": int(i),
-            "score": float(probabilities[i]),
-        }
-        for i in order
-    ]
-
-
-async def classify_images(model: Model, images: list[PreparedImage]) -> NDArray[Any]:
-    """Class probabilities [N, C] for the prepared images, as one batch."""
-    input_name = next(iter(model.inputs))
-    batch = np.stack([image.pixels for image in images]).astype(np.float32, copy=False)
-    outputs = await model.infer({input_name: batch})
-    return outputs["probabilities"] if "probabilities" in outputs else next(iter(outputs.values()))
-
-
-def input_png(image: PreparedImage) -> str:
-    """The model's input as a base64 PNG, so a client can see what was classified."""
-    pixels = to_uint8(image.pixels.reshape(image.pixels.shape[:2]))
-    return base64.b64encode(png_bytes(pixels)).decode()
-
-
-@dataclass(frozen=True)
-class ClassifyParams:
-    """The query parameters of a classify call, validated."""
-
-    model: str | None = None
-    version: int | None = None
-    top_k: int | None = None
-    polarity: Polarity = "auto"
-    return_input: bool = False
 
 
 async def classify_uploads(
@@ -144,48 +131,32 @@ async def classify_uploads(
     raw: bool,
     params: ClassifyParams,
 ) -> dict[str, Any]:
-    """The classify answer as JSON-ready data (the `ClassifyResponse` shape, no nulls).
-
-    Shared by the FastAPI route and the lean path in `service.api.fast_classify`.
-    """
+    """The whole answer; shared by the route and the lean path in `fast_classify`."""
     wanted = params.top_k or settings.default_top_k
     if wanted > settings.max_top_k:
         raise InvalidRequestError(f"top_k must be at most {settings.max_top_k}")
-    handle = resolver.get_for_task(params.model, params.version, "classify")
-    images = await decode(uploads, params.polarity, settings.max_image_pixels)
-    probabilities = await classify_images(handle, images)
-    labels = [str(label) for label in handle.card.get("labels", [])]
-    results = []
-    for upload, image, row in zip(uploads, images, probabilities, strict=True):
-        result: dict[str, Any] = {"inverted": image.inverted, "top_k": top_k(row, labels, wanted)}
-        if upload.filename is not None:
-            result["filename"] = upload.filename
-        if params.return_input:
-            result["input_png_base64"] = input_png(image)
-        results.append(result)
-    answer: dict[str, Any] = {"model": handle.name, "version": handle.version, "results": results}
+    model = resolver.get_for_task(params.model, params.version, "classify")
+    answer = await classify(
+        model, uploads, params, top=wanted, max_pixels=settings.max_image_pixels
+    )
     if raw:
-        answer["top_k"], answer["inverted"] = results[0]["top_k"], results[0]["inverted"]
+        first = answer["results"][0]
+        answer["top_k"], answer["inverted"] = first["top_k"], first["inverted"]
     return answer
 
 
-@router.post(
-    "/v1/classify",
-    response_model=ClassifyResponse,
-    response_model_exclude_none=True,
-    summary="Classify one or more images",
-    openapi_extra=_OPENAPI_BODY,
-)
-async def classify(
+async def classify_route(
     request: Request,
     resolver: ResolverDep,
     settings: SettingsDep,
-    model: Annotated[str | None, Query(description="Required unless one classifier")] = None,
+    model: Annotated[str | None, Query(description="Default: the classify default")] = None,
     version: Annotated[int | None, Query(ge=1)] = None,
     k: Annotated[int | None, Query(alias="top_k", ge=1)] = None,
-    polarity: Annotated[Polarity, Query(description="auto inverts dark-on-light")] = "auto",
+    polarity: Annotated[
+        Polarity | None, Query(description="Default: the model's; auto inverts dark-on-light")
+    ] = None,
     return_input: Annotated[
-        bool, Query(description="Add the 28x28 PNG the model saw to each result")
+        bool, Query(description="Add the image the model saw (its size and colour) as a PNG")
     ] = False,
 ) -> dict[str, Any]:
     """Top-k labels for each image; a raw body also gets `top_k`/`inverted` at the top."""
@@ -193,3 +164,27 @@ async def classify(
     uploads, raw = await read_uploads(request, settings)
     params = ClassifyParams(model, version, k, polarity, return_input)
     return await classify_uploads(resolver, settings, uploads, raw, params)
+
+
+_ROUTE_OPTIONS: dict[str, Any] = {
+    "response_model": ClassifyResponse,
+    "response_model_exclude_none": True,
+    "openapi_extra": _OPENAPI_BODY,
+}
+router.add_api_route(
+    PATH,
+    classify_route,
+    methods=["POST"],
+    summary="Classify one or more images",
+    operation_id="classify",
+    **_ROUTE_OPTIONS,
+)
+router.add_api_route(
+    ALIAS,
+    classify_route,
+    methods=["POST"],
+    summary=f"Classify images (alias of POST {PATH})",
+    description=f"Exactly `POST {PATH}`, under the name the README uses.",
+    operation_id="classify_alias",
+    **_ROUTE_OPTIONS,
+)

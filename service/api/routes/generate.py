@@ -1,4 +1,4 @@
-"""`GET /v1/generate`: images from a conditional generator, as a PNG grid or JSON.
+"""`GET /v1/generate` (alias `GET /generate`): a conditional generator's images, PNG or JSON.
 
 The noise (and, when no label is given, the labels) come from `numpy.random` seeded
 with `seed`, so the same seed and model version always give the same images; without
@@ -85,7 +85,16 @@ def _as_json(
     )
 
 
-@router.get("/v1/generate", summary="Generate images", responses=_RESPONSES)
+@router.get(
+    "/generate",
+    summary="Generate images (alias of GET /v1/generate)",
+    description="Exactly `GET /v1/generate`, under the name the README uses.",
+    responses=_RESPONSES,
+    operation_id="generate_alias",
+)
+@router.get(
+    "/v1/generate", summary="Generate images", responses=_RESPONSES, operation_id="generate"
+)
 async def generate(
     resolver: ResolverDep,
     settings: SettingsDep,

@@ -2,16 +2,25 @@
 
 from fastapi import APIRouter
 
-from service.api.deps import RepositoryDep
+from service.api.deps import RepositoryDep, ResolverDep
+from service.config import TASKS
+from service.errors import ModelRequiredError
 from service.schemas import ModelEntry, ModelList
 
 router = APIRouter(tags=["models"])
 
 
 @router.get("/v1/models", summary="List models")
-async def list_models(repository: RepositoryDep) -> ModelList:
-    """All versions of all models, including loading and failed ones."""
+async def list_models(repository: RepositoryDep, resolver: ResolverDep) -> ModelList:
+    """All versions of all models, including failed ones, and each task's default."""
+    defaults = {}
+    for task in TASKS:
+        try:
+            defaults[task] = resolver.default_for(task)
+        except ModelRequiredError:
+            continue  # no model, or several and none configured
     return ModelList(
+        defaults=defaults,
         models=[
             ModelEntry(
                 name=status.name,
@@ -23,5 +32,5 @@ async def list_models(repository: RepositoryDep) -> ModelList:
                 card=dict(status.card) if status.card is not None else None,
             )
             for status in sorted(repository.statuses(), key=lambda item: (item.name, item.version))
-        ]
+        ],
     )

@@ -1,4 +1,4 @@
-"""`POST /v1/sequence/predict`: the next values of a time series.
+"""`POST /v1/sequence/predict` (alias `POST /sequence/predict`): the next values of a time series.
 
 The model reads the last `window` values and forecasts `model_horizon` steps. Longer
 horizons (up to the `max_horizon` setting) are forecast recursively: each forecast is
@@ -56,7 +56,17 @@ async def forecast(
     return [float(value) for value in np.concatenate(values)[:steps]]
 
 
-@router.post("/v1/sequence/predict", summary="Forecast the next values of a series")
+@router.post(
+    "/sequence/predict",
+    summary="Forecast a series (alias of POST /v1/sequence/predict)",
+    description="Exactly `POST /v1/sequence/predict`, under the name the README uses.",
+    operation_id="sequence_predict_alias",
+)
+@router.post(
+    "/v1/sequence/predict",
+    summary="Forecast the next values of a series",
+    operation_id="sequence_predict",
+)
 async def predict_sequence(
     body: SequenceRequest, resolver: ResolverDep, settings: SettingsDep
 ) -> SequenceResponse:

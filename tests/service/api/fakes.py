@@ -6,14 +6,26 @@ from typing import Any
 
 import numpy as np
 
+from service.card import parse_card
 from service.runtime.errors import (
     InvalidInputError,
     ModelNotFoundError,
     ModelNotReadyError,
     VersionNotFoundError,
 )
+from service.runtime.spec import ModelSpec, resolve_spec, with_scores
+from service.runtime.tensors import TensorInfo
 
 Outputs = dict[str, np.ndarray]
+
+MNIST_IMAGE = {
+    "size": [28, 28],
+    "color": "gray",
+    "resize": "mnist",
+    "interpolation": "lanczos",
+    "scale": "unit",
+    "polarity": "auto",
+}
 
 
 @dataclass(frozen=True)
@@ -34,6 +46,18 @@ class FakeModel:
     device: str = "/CPU:0"
     error: Exception | None = None
     calls: list[Mapping[str, np.ndarray]] = field(default_factory=list)
+
+    @property
+    def spec(self) -> ModelSpec:
+        """Resolved from the fake's card and tensors by the real resolver."""
+        card = parse_card({k: v for k, v in self.card.items() if k != "name"})
+        spec = resolve_spec(
+            card,
+            "serving_default",
+            {name: TensorInfo(s.dtype, s.shape) for name, s in self.inputs.items()},
+            {name: TensorInfo(s.dtype, s.shape) for name, s in self.outputs.items()},
+        )
+        return with_scores(spec, "probabilities")
 
     async def infer(self, inputs: Mapping[str, np.ndarray], *, timeout_s: float | None = None):
         self.calls.append(inputs)
@@ -129,7 +153,7 @@ def fake_classifier(name: str = "clf", version: int = 1) -> FakeModel:
             "features": Spec("float32", (None, 4)),
         },
         _classify,
-        card={"name": name, "task": "classify", "labels": LABELS},
+        card={"name": name, "task": "classify", "labels": LABELS, "image": MNIST_IMAGE},
     )
 
 

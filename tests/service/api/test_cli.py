@@ -1,5 +1,6 @@
 """The `kerasserve` command line: flags become settings, bad settings exit cleanly."""
 
+import json
 import logging
 import os
 
@@ -40,3 +41,53 @@ def test_help_lists_the_flags(capsys):
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["serve", "--help"])
     assert "--models-dir" in capsys.readouterr().out
+
+
+def test_default_and_required_models_come_from_flags(monkeypatch, tmp_path):
+    monkeypatch.setattr(os, "environ", {})
+    args = cli.build_parser().parse_args(
+        [
+            "serve",
+            "--models-dir",
+            str(tmp_path),
+            "--default-models",
+            "classify=fashion_cnn, generate=mnist_cgan",
+            "--required-models",
+            "fashion_cnn,mnist_cgan",
+        ]
+    )
+    settings = cli.load_settings(args)
+    assert settings.default_models == {"classify": "fashion_cnn", "generate": "mnist_cgan"}
+    assert settings.required_models == ("fashion_cnn", "mnist_cgan")
+    monkeypatch.setattr(os, "environ", {"KERASSERVE_DEFAULT_MODELS": "classify"})
+    with pytest.raises(ValueError, match="task=model pairs"):
+        cli.load_settings(cli.build_parser().parse_args(["serve", "--models-dir", str(tmp_path)]))
+    monkeypatch.setattr(os, "environ", {"KERASSERVE_DEFAULT_MODELS": "sort=x"})
+    with pytest.raises(ValueError, match="unknown tasks"):
+        cli.load_settings(cli.build_parser().parse_args(["serve", "--models-dir", str(tmp_path)]))
+
+
+def test_inspect_prints_the_resolved_spec_and_writes_it(tmp_path, capsys):
+    from tests.utils.byom import rgb_rescaling, tabular
+
+    version = rgb_rescaling(tmp_path)
+    assert cli.main(["inspect", str(version)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["task"] == "classify" and printed["output"] == "probabilities"
+    assert printed["labels"] == ["cat", "dog", "fox", "owl"]
+    assert printed["image"] == {
+        "size": [32, 32],
+        "color": "rgb",
+        "resize": "stretch",
+        "interpolation": "bilinear",
+        "antialias": True,
+        "scale": "raw",
+        "polarity": "keep",
+    }
+    assert not (version / "model_card.json").exists()
+    assert cli.main(["inspect", "--write", str(version)]) == 0
+    assert json.loads((version / "model_card.json").read_text()) == printed
+    assert cli.main(["inspect", str(version)]) == 0  # the written card is accepted as is
+    regressor = tabular(tmp_path)
+    (regressor / "model_card.json").write_text('{"task": "predict", "colour": "red"}')
+    assert cli.main(["inspect", str(regressor)]) == 1

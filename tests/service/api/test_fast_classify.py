@@ -4,7 +4,7 @@ import httpx
 import pytest
 
 from service.api.fast_classify import plain_params
-from service.api.routes.classify import ClassifyParams
+from service.tasks.classify import ClassifyParams
 from tests.service.api.util import assert_problem, png_bytes
 
 pytestmark = pytest.mark.slow

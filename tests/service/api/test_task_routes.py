@@ -61,7 +61,7 @@ def test_classify_file_limit(make_client):
 
 def test_classify_media_type_and_decode_errors(client):
     response = client.post(
-        "/v1/classify?model=clf", content=b"{}", headers={"Content-Type": "application/json"}
+        "/v1/classify?model=clf", content=b"{}", headers={"Content-Type": "text/plain"}
     )
     assert_problem(response, 415, "unsupported_media_type")
     assert_problem(
@@ -79,6 +79,68 @@ def test_classify_pixel_limit(make_client):
         _png(client, png_bytes(size=(100, 100)), model="clf"), 413, "image_too_large"
     )
     assert "1000" in body["detail"]
+
+
+def test_classify_json_b64_images_and_their_errors(client, fake_repo):
+    encoded = base64.b64encode(png_bytes(value=200)).decode()
+    response = client.post("/v1/classify?model=clf", json={"images": [{"b64": encoded}] * 3})
+    assert response.status_code == 200, response.text
+    assert len(response.json()["results"]) == 3 and "top_k" not in response.json()
+    assert fake_repo.get("clf").calls[-1]["images"].shape == (3, 28, 28, 1)
+    for body, detail in (
+        ({"images": []}, "send {"),
+        ({"images": [{"b64": "%%%"}]}, "images[0].b64 is not valid base64"),
+        ({"images": [{"data": encoded}]}, "images[0] must be"),
+        ({"images": [{"b64": encoded}] * 65}, "at most 64 images"),
+    ):
+        problem = assert_problem(client.post("/v1/classify", json=body), 422, "invalid_request")
+        assert detail in problem["detail"]
+    bad_json = client.post(
+        "/v1/classify", content=b"{", headers={"Content-Type": "application/json"}
+    )
+    assert "not valid JSON" in assert_problem(bad_json, 422, "invalid_request")["detail"]
+
+
+def test_aliases_answer_exactly_as_the_v1_routes(client):
+    image = png_bytes(value=90)
+    v1, alias = (
+        client.post(path, content=image, headers={"Content-Type": "image/png"}).json()
+        for path in ("/v1/classify?model=clf", "/classify?model=clf")
+    )
+    assert v1 == alias
+    series = {"series": [1, 2, 3, 4, 5]}
+    assert (
+        client.post("/sequence/predict", json=series).json()
+        == client.post("/v1/sequence/predict", json=series).json()
+    )
+    same = [
+        client.get(path, params={"seed": 3, "n": 2}).content
+        for path in ("/v1/generate", "/generate")
+    ]
+    assert same[0] == same[1]
+    paths = client.get("/openapi.json").json()["paths"]
+    for alias_path, v1_path in (
+        ("/classify", "/v1/classify"),
+        ("/generate", "/v1/generate"),
+        ("/sequence/predict", "/v1/sequence/predict"),
+    ):
+        (operation,) = paths[alias_path].values()
+        assert operation["summary"].endswith(
+            f"(alias of {operation_method(paths, v1_path)} {v1_path})"
+        )
+
+
+def operation_method(paths, path):
+    (method,) = paths[path]
+    return method.upper()
+
+
+def test_default_models_choose_among_several(make_client):
+    two = FakeRepository(fake_classifier("a"), fake_classifier("b"))
+    client = make_client(two, default_models={"classify": "b"})
+    assert _png(client, png_bytes()).json()["model"] == "b"
+    assert client.get("/v1/models").json()["defaults"] == {"classify": "b"}
+    assert _png(client, png_bytes(), model="a").json()["model"] == "a"
 
 
 def test_classify_model_choice(client, make_client):

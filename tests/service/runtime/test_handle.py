@@ -5,11 +5,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from service.card import parse_card
 from service.runtime.batcher import DynamicBatcher
 from service.runtime.errors import InvalidInputError, ServiceStoppingError
 from service.runtime.handle import ModelHandle
 from service.runtime.loader import LoadedModel
 from service.runtime.observer import NullObserver
+from service.runtime.spec import resolve_spec
 from service.runtime.tensors import TensorInfo
 from tests.service.runtime.fakes import FakeModel, fast_settings
 
@@ -20,7 +22,8 @@ OUTPUTS = {"double": TensorInfo("float32", (None, 3)), "total": TensorInfo("floa
 def with_handle(scenario: Any, model: FakeModel | None = None) -> Any:
     settings = fast_settings(max_batch_size=4, batch_sizes=(1, 2, 4))
     model = model or FakeModel()
-    loaded = LoadedModel({"labels": ["a"]}, "forecast", SPEC, OUTPUTS, model, "/CPU:0", 0.0)
+    spec = resolve_spec(parse_card({"task": "forecast"}), "serving_default", SPEC, OUTPUTS)
+    loaded = LoadedModel(spec, model, "/CPU:0", 0.0)
 
     async def main() -> Any:
         with ThreadPoolExecutor(1) as pool:

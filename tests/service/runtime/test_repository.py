@@ -59,7 +59,7 @@ def test_start_serves_the_latest_version_of_every_family(tmp_path, zoo):
     async def scenario(repository):
         assert repository.ready and repository.live
         assert repository.names() == sorted(zoo)
-        assert states(repository) == {2: "AVAILABLE"}
+        assert states(repository) == {1: "END", 2: "AVAILABLE"}  # v1 listed, not served
         classifier = repository.get(CLASSIFIER)
         probabilities = (await classifier.infer(images(3)))["probabilities"]
         forecast = await repository.get("tiny_forecaster").infer({"series": np.ones((2, 12))})
@@ -70,7 +70,7 @@ def test_start_serves_the_latest_version_of_every_family(tmp_path, zoo):
 
     classifier, probabilities, forecast, drawn, repository = run_repo(tmp_path, scenario)
     assert (classifier.version, classifier.device, classifier.task) == (2, "/CPU:0", "classify")
-    assert classifier.labels[0] == "T-shirt/top"
+    assert classifier.spec.classify.labels[0] == "T-shirt/top"
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
     assert forecast.shape == (2, 3) and drawn.shape == (5, 28, 28, 1)
     assert repository.device_info()["device"] == "/CPU:0"
@@ -87,7 +87,7 @@ def test_policies_all_and_specific(tmp_path, zoo):
         assert repository.get(CLASSIFIER, 1).version == 1
 
     async def check_specific(repository):
-        assert states(repository) == {1: "AVAILABLE", 2: "AVAILABLE"}
+        assert states(repository) == {1: "AVAILABLE", 2: "AVAILABLE", 3: "END"}
         assert repository.get(CLASSIFIER).version == 2
         with pytest.raises(VersionNotFoundError):
             repository.get(CLASSIFIER, 3)
@@ -126,6 +126,68 @@ def test_no_model_means_not_ready(tmp_path):
         return repository.ready, repository.names()
 
     assert run_repo(tmp_path, scenario, model_names=(CLASSIFIER,)) == (False, [])
+
+
+def test_foreign_and_incomplete_versions_are_refused_and_never_hold_readiness(tmp_path, zoo):
+    publish(zoo[CLASSIFIER], tmp_path, CLASSIFIER, 1)
+    partial = tmp_path / CLASSIFIER / "2"
+    partial.mkdir()
+    shutil.copy(zoo[CLASSIFIER] / "saved_model.pb", partial)
+    foreign = tmp_path / "foreign" / "1"
+    foreign.mkdir(parents=True)
+    (foreign / "model.h5").write_bytes(b"HDF")
+    observer = RecordingObserver()
+
+    async def scenario(repository):
+        assert repository.ready
+        await repository.poll_once()
+        await repository.poll_once()
+        return {(s.name, s.version): (s.state, s.error) for s in repository.statuses()}
+
+    found = run_repo(tmp_path, scenario, observer)
+    assert found[(CLASSIFIER, 1)] == ("AVAILABLE", None)
+    assert found[(CLASSIFIER, 2)][0] == found[("foreign", 1)][0] == "FAILED"
+    assert "saved_model.pb, variables/variables.index missing" in found[("foreign", 1)][1]
+    failures = sorted(event[1:3] for event in observer.of("failed"))
+    assert failures == [("foreign", 1), (CLASSIFIER, 2)]  # each once, not once per poll
+
+
+def test_required_models_hold_readiness_until_they_are_available(tmp_path, zoo):
+    publish(zoo[CLASSIFIER], tmp_path, CLASSIFIER, 1)
+
+    async def scenario(repository):
+        before = repository.ready
+        publish(zoo["tiny_forecaster"], tmp_path, "tiny_forecaster", 1)
+        await repository.poll_once()
+        await repository.poll_once()
+        return before, repository.ready
+
+    required = (CLASSIFIER, "tiny_forecaster")
+    assert run_repo(tmp_path, scenario, required_models=required) == (False, True)
+
+
+def test_a_version_without_a_card_is_read_from_its_signature(tmp_path, zoo):
+    version = publish(zoo[CLASSIFIER], tmp_path, CLASSIFIER, 1)
+    (version / "model_card.json").unlink()
+    (version / "labels.txt").write_text("\n".join(f"item {i}" for i in range(10)) + "\n")
+    publish(zoo["tiny_forecaster"], tmp_path, "tiny_forecaster", 1)
+    publish(zoo["tiny_forecaster"], tmp_path, "tiny_forecaster", 2)
+
+    async def scenario(repository):
+        handle = repository.get(CLASSIFIER)
+        return handle.spec, {
+            s.version: (s.state, s.error) for s in repository.statuses("tiny_forecaster")
+        }
+
+    spec, forecasters = run_repo(tmp_path, scenario)
+    assert spec.task == "classify" and spec.classify is not None
+    assert spec.classify.output == "probabilities" and spec.classify.scores == "probabilities"
+    assert spec.classify.labels[9] == "item 9"
+    assert spec.classify.image.resize == "stretch" and spec.classify.image.scale == "raw"
+    assert forecasters == {
+        1: ("END", "not served: version policy 'latest'"),
+        2: ("AVAILABLE", None),
+    }
 
 
 def test_hot_reload_under_concurrent_load_fails_no_request(tmp_path, zoo):
@@ -171,15 +233,19 @@ def test_a_version_is_loaded_only_once_complete_and_unchanged_for_two_polls(tmp_
     async def scenario(repository):
         target.mkdir()
         shutil.copy(zoo[CLASSIFIER] / "saved_model.pb", target)
-        for _ in range(2):
-            await repository.poll_once()  # stable but incomplete
-            assert 2 not in states(repository)
+        await repository.poll_once()  # first seen: not settled yet, nothing said
+        assert 2 not in states(repository)
+        await repository.poll_once()  # settled but incomplete: refused, with the reason
+        assert states(repository)[2] == "FAILED"
+        assert "variables/variables.index missing" in (
+            repository.statuses(CLASSIFIER)[1].error or ""
+        )
         shutil.copytree(zoo[CLASSIFIER] / "variables", target / "variables")
         shutil.copy(zoo[CLASSIFIER] / "model_card.json", target)
         with (target / "variables" / "variables.data-00000-of-00001").open("ab") as data:
             await repository.poll_once()  # complete but just changed
             data.write(b"")  # still open: a copier may be writing
-        assert 2 not in states(repository)
+        assert states(repository) == {1: "AVAILABLE", 2: "FAILED"}
         await repository.poll_once()
         await until(lambda: states(repository)[1] == "END")
         return states(repository)

@@ -1,0 +1,1 @@
+"""Task logic shared by the HTTP entry points; no HTTP here."""
