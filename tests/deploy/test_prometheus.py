@@ -19,6 +19,8 @@ REQUIRED_ALERTS = {
     "KerasserveHighLatencyP99",
     "KerasserveQueueSaturated",
     "KerasserveModelNotLoaded",
+    "KerasserveModelLoadFailed",
+    "KerasserveReplicaHighErrorRatio",
 }
 
 
