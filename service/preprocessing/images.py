@@ -1,163 +1,160 @@
-"""Uploaded image bytes -> one MNIST-like tensor: float32 [28, 28, 1] in [0, 1].
+"""Uploaded image bytes -> the input tensor an image model declares in its `ImageSpec`.
 
-The classifiers were trained on light strokes on a dark background, centred in a
-28x28 square. Steps, each only when needed so a 28x28 grayscale PNG costs tens of
-microseconds:
+One call, `prepare_image(data, spec)`, for every image model. Steps:
 
-1. Read the header only and refuse oversized images before any pixel is decoded
-   (Pillow's own decompression-bomb guard is mapped to the same error).
-2. Decode the first frame (animated GIF), apply the EXIF orientation.
-3. Grayscale: 1-bit, palette, CMYK, RGB(A), LA and 16-bit modes; transparent
-   areas are composited onto the opposite of the strokes' shade, so they become
-   the background.
-4. Fit the whole image into 28x28 keeping its aspect ratio (Lanczos), centred and
-   padded with the background shade (median of the image border).
-5. Polarity: ``auto`` inverts when the background is light (dark ink on paper);
-   ``invert`` and ``keep`` force the choice.
+1. Decode (`decode`): format check, decompression-bomb guard from the header alone,
+   first frame, EXIF orientation; JPEG draft decoding for the `mnist` policy.
+2. Colour and resize: `mnist` (`mnist.fit`, the zoo's fit-and-centre) or
+   `stretch` / `crop` / `pad` as the Keras loaders do it (`color`, `resize`).
+3. Polarity: `auto` inverts (255 - v, colour channels only) when the border's median
+   luminance is light, i.e. dark ink on paper; `invert` and `keep` force it. For `pad`
+   the border is the picture's own, before the zero padding is added.
+4. Scale (`scale`), for float dtypes only: integer inputs get the 0..255 pixels.
+
+The caller resolves the spec (size, color and scale set) once, at load time; `check_spec`
+says whether a resolved spec can be served.
 """
 
-import io
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, ImageOps
 
-from service.preprocessing.errors import (
-    ImageDecodeError,
-    ImageTooLargeError,
-    UnsupportedImageFormatError,
-)
+from service.card import CHANNELS, Color, CustomScale, ImageSpec, Polarity, ScalePreset
+from service.preprocessing import mnist
+from service.preprocessing import resize as resizing
+from service.preprocessing import scale as scaling
+from service.preprocessing.color import border, luminance, to_color, upper_median, with_channels
+from service.preprocessing.decode import SUPPORTED_MEDIA_TYPES, Draft, decode
 
-SIDE = 28
-SUPPORTED_MEDIA_TYPES = ("image/png", "image/jpeg", "image/webp", "image/bmp", "image/gif")
-# MPO is how Pillow names camera JPEGs that carry a second (preview) picture.
-_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "WEBP": "WEBP", "BMP": "BMP", "GIF": "GIF"}
-_WIDE_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
-_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
-_ORIENTATION = 0x0112
-# Where Pillow finds an orientation; absent keys spare the EXIF parse (most uploads).
-_ORIENTATION_SOURCES = frozenset({"exif", "xmp", "XML:com.adobe.xmp", "Raw profile type exif"})
+__all__ = [
+    "MNIST_SPEC",
+    "SUPPORTED_MEDIA_TYPES",
+    "PreparedImage",
+    "check_spec",
+    "prepare_image",
+]
 
-Polarity = Literal["auto", "invert", "keep"]
+# What the zoo's digit classifiers expect; also what a call without a spec gets.
+MNIST_SPEC = ImageSpec(size=(28, 28), color="gray", resize="mnist", scale="unit", polarity="auto")
+_POLARITIES = frozenset({"auto", "invert", "keep"})
+_DRAFT_MODES: dict[Color, str] = {"gray": "L", "rgb": "RGB", "rgba": "RGB"}
 
 
 @dataclass(frozen=True)
 class PreparedImage:
-    pixels: NDArray[np.float32]  # [28, 28, 1], light strokes on dark, in [0, 1]
+    """One upload as the model's input, plus what a client may want to see of it."""
+
+    pixels: NDArray[Any]  # [h, w, channels] of the requested dtype, scaled for float dtypes
     inverted: bool
     original_size: tuple[int, int]  # (width, height) as uploaded
     format: str  # PNG, JPEG, WEBP, BMP or GIF
+    # The pixels before scaling (after inversion), on a 0..`unscaled_max` scale.
+    unscaled: NDArray[Any] = field(kw_only=True, repr=False, compare=False)
+    unscaled_max: float = field(default=255.0, kw_only=True, repr=False, compare=False)
+
+    def preview(self) -> NDArray[np.uint8]:
+        """[h, w, channels] bytes: what the model saw, at its size and colour, unscaled."""
+        levels: NDArray[Any] = self.unscaled
+        if self.unscaled_max != 255.0:
+            levels = levels * (255.0 / self.unscaled_max)
+        rounded: NDArray[Any] = np.clip(np.rint(levels), 0, 255)
+        return rounded.astype(np.uint8)
 
 
 def prepare_image(
-    data: bytes, *, polarity: Polarity = "auto", max_pixels: int = 40_000_000
+    data: bytes,
+    spec: ImageSpec = MNIST_SPEC,
+    *,
+    dtype: str = "float32",
+    max_pixels: int = 40_000_000,
+    polarity: Polarity | None = None,
 ) -> PreparedImage:
-    """Decode ``data`` and shape it like an MNIST digit; see the module docstring.
+    """Decode `data` into the tensor `spec` describes; `polarity` overrides the spec's.
 
-    Raises ``ImageTooLargeError``, ``UnsupportedImageFormatError`` or ``ImageDecodeError``.
+    Raises ``ImageTooLargeError``, ``UnsupportedImageFormatError`` or ``ImageDecodeError``
+    for bad uploads, ``ValueError`` for an unresolved spec or an unknown polarity.
     """
-    if polarity not in ("auto", "invert", "keep"):
-        raise ValueError(f"polarity must be auto, invert or keep, not {polarity!r}")
-    image, image_format, original_size = _open(data, max_pixels)
-    gray = _grayscale(_upright(image))
-    pixels, background = _fit(gray)
-    inverted = polarity == "invert" or (polarity == "auto" and background > 0.5)
+    chosen = spec.polarity if polarity is None else polarity
+    if chosen not in _POLARITIES:
+        raise ValueError(f"polarity must be auto, invert or keep, not {chosen!r}")
+    if spec.resize == "mnist":
+        return _prepare_mnist(data, spec, chosen, dtype, max_pixels)
+    size, color, how = _resolved(spec)
+    image, image_format, original_size = decode(data, max_pixels)
+    policy = spec.resize
+    picture, placement = resizing.resize(
+        to_color(image, color), policy, size, spec.resampling, spec.antialias
+    )
+    picture = with_channels(picture, color, 255.0)
+    inverted = _inverts(chosen, luminance(upper_median(border(picture))), 255.0)
     if inverted:
-        pixels = 1.0 - pixels
-    return PreparedImage(pixels.reshape(SIDE, SIDE, 1), inverted, original_size, image_format)
+        picture = _invert(picture, 255)
+    levels = resizing.place(picture, placement, size)
+    pixels = _finish(levels, how, dtype)
+    return PreparedImage(pixels, inverted, original_size, image_format, unscaled=levels)
 
 
-def _open(data: bytes, max_pixels: int) -> tuple[Image.Image, str, tuple[int, int]]:
-    """Parse the header, check format and size, then decode the first frame."""
-    try:
-        image = Image.open(io.BytesIO(data))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLargeError(f"image refused as a decompression bomb: {exc}") from exc
-    except Exception as exc:  # any parser failure on untrusted bytes is a bad upload
-        raise ImageDecodeError(f"not a decodable image: {exc}") from exc
-    image_format = _FORMATS.get(image.format or "")
-    if image_format is None:
-        supported = ", ".join(SUPPORTED_MEDIA_TYPES)
-        raise UnsupportedImageFormatError(f"image format {image.format} is not one of {supported}")
-    width, height = image.size
-    if width * height > max_pixels:
-        raise ImageTooLargeError(
-            f"image is {width}x{height} = {width * height} pixels; at most {max_pixels} accepted"
-        )
-    if image_format == "JPEG":
-        image.draft("L", (SIDE, SIDE))  # let libjpeg decode at 1/2..1/8 scale, in gray
-    try:
-        image.load()
-    except Exception as exc:
-        raise ImageDecodeError(f"corrupt or truncated {image_format} image: {exc}") from exc
-    return image, image_format, (width, height)
-
-
-def _upright(image: Image.Image) -> Image.Image:
-    """Apply the EXIF orientation tag, if any (cameras store pictures sideways)."""
-    if _ORIENTATION_SOURCES.isdisjoint(image.info):
-        return image
-    if image.getexif().get(_ORIENTATION, 1) in (2, 3, 4, 5, 6, 7, 8):
-        return ImageOps.exif_transpose(image)
-    return image
-
-
-def _grayscale(image: Image.Image) -> Image.Image:
-    """An "L" (0..255) or, for 16-bit and alpha sources, an "F" image on the same scale."""
-    mode = image.mode
-    if mode == "L" and "transparency" not in image.info:
-        return image
-    if mode in _WIDE_MODES:
-        return _wide_to_float(image)
-    if mode in _ALPHA_MODES or "transparency" in image.info:
-        return _composite(image)
-    if mode == "CMYK":
-        image = image.convert("RGB")
-    return image.convert("L")
-
-
-def _wide_to_float(image: Image.Image) -> Image.Image:
-    """16/32-bit integer or float pixels, rescaled to 0..255 floats."""
-    values = np.asarray(image, dtype=np.float32)
-    top = float(values.max(initial=0.0))
-    if image.mode.startswith("I;16") or (image.mode == "I" and top <= 65535):
-        scale = 255.0 / 65535.0
+def _prepare_mnist(
+    data: bytes, spec: ImageSpec, polarity: Polarity, dtype: str, max_pixels: int
+) -> PreparedImage:
+    """The mnist policy works on [0, 1] floats throughout, as it always has."""
+    size, color, how = _resolved(spec)
+    draft = Draft(_DRAFT_MODES[color], (size[1], size[0])) if spec.antialias else None
+    image, image_format, original_size = decode(data, max_pixels, draft)
+    unit, background = mnist.fit(image, size, color, spec.resampling, spec.antialias)
+    inverted = _inverts(polarity, background, 1.0)
+    if inverted:
+        unit = _invert(unit, 1.0)
+    if how == "unit" and (dtype == "float32" or np.dtype(dtype) == np.float32):
+        pixels: NDArray[Any] = unit
     else:
-        scale = 255.0 / top if top > 1.0 else 255.0
-    return Image.fromarray(np.clip(values * scale, 0.0, 255.0))
+        pixels = _finish(unit * np.float32(255.0), how, dtype)
+    return PreparedImage(
+        pixels, inverted, original_size, image_format, unscaled=unit, unscaled_max=1.0
+    )
 
 
-def _composite(image: Image.Image) -> Image.Image:
-    """Flatten transparency onto the shade opposite to the visible (opaque) strokes."""
-    if image.mode != "LA":
-        image = image.convert("RGBA").convert("LA")
-    values = np.asarray(image, dtype=np.float32)
-    gray, alpha = values[..., 0], values[..., 1] * (1.0 / 255.0)
-    coverage = float(alpha.sum())
-    mean_ink = float((gray * alpha).sum()) / coverage if coverage else 0.0
-    background = 255.0 if mean_ink < 127.5 else 0.0
-    return Image.fromarray(gray * alpha + background * (1.0 - alpha))
+def _resolved(spec: ImageSpec) -> tuple[tuple[int, int], Color, ScalePreset | CustomScale]:
+    if spec.size is None or spec.color is None or spec.scale is None:
+        raise ValueError("the image spec must be resolved (size, color and scale set)")
+    return spec.size, spec.color, spec.scale
 
 
-def _fit(gray: Image.Image) -> tuple[NDArray[np.float32], float]:
-    """Fit into SIDE x SIDE keeping the aspect ratio, centred; return it and its background."""
-    width, height = gray.size
-    if (width, height) != (SIDE, SIDE):
-        scale = SIDE / max(width, height)
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        gray = gray.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-    pixels = np.asarray(gray, dtype=np.float32) * np.float32(1.0 / 255.0)
-    border = np.concatenate((pixels[0], pixels[-1], pixels[1:-1, 0], pixels[1:-1, -1]))
-    middle = border.size // 2
-    background = float(np.partition(border, middle)[middle])  # the (upper) median
-    if pixels.shape != (SIDE, SIDE):
-        rows, cols = pixels.shape
-        canvas = np.full((SIDE, SIDE), background, dtype=np.float32)
-        top, left = (SIDE - rows) // 2, (SIDE - cols) // 2
-        canvas[top : top + rows, left : left + cols] = pixels
-        pixels = canvas
-    elif gray.mode == "L":
-        return pixels, background  # already in [0, 1]: Lanczos on "L" clamps
-    return np.clip(pixels, 0.0, 1.0, out=pixels), background
+def _inverts(polarity: Polarity, background: float, top: float) -> bool:
+    """Invert when told to, or (auto) when the background is light: dark ink on paper."""
+    return polarity == "invert" or (polarity == "auto" and background > top / 2)
+
+
+def _invert(pixels: NDArray[Any], top: int | float) -> NDArray[Any]:
+    """`top - v` on the colour channels; an alpha channel (the 4th) is kept.
+
+    A Python `top` keeps the array's dtype (255 - bytes stays bytes, 1.0 - float32 stays
+    float32, exactly what the MNIST path always computed).
+    """
+    inverted: NDArray[Any]
+    if pixels.shape[-1] != 4:
+        inverted = top - pixels
+        return inverted
+    inverted = pixels.copy()
+    inverted[..., :3] = top - pixels[..., :3]
+    return inverted
+
+
+def _finish(levels: NDArray[Any], how: ScalePreset | CustomScale, dtype: str) -> NDArray[Any]:
+    """Float dtypes get the scaled values; integer dtypes the 0..255 pixels, rounded."""
+    target = np.dtype(dtype)
+    if target.kind == "f":
+        scaled = scaling.scale(levels.astype(np.float32, copy=False), how)
+        return scaled.astype(target, copy=False)
+    if levels.dtype == np.uint8:
+        return levels.astype(target, copy=False)
+    rounded: NDArray[Any] = np.clip(np.rint(levels), 0, 255)
+    return rounded.astype(target)
+
+
+def check_spec(spec: ImageSpec) -> None:
+    """Raise ValueError unless `prepare_image` can serve `spec`; call it when a model loads."""
+    _, color, how = _resolved(spec)
+    scaling.check(how, CHANNELS[color])

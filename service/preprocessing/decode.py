@@ -1,0 +1,85 @@
+"""Untrusted bytes -> one upright Pillow image, or a typed error.
+
+Every policy shares these guards, so a model's resize or colour settings cannot
+weaken them:
+
+1. Only the header is parsed before the size check, so a decompression bomb is
+   refused before any pixel is decoded (Pillow's own bomb guard maps to the same error).
+2. Only the first frame of an animation is decoded.
+3. JPEGs may be decoded at 1/2..1/8 scale (libjpeg's DCT scaling) when the caller
+   says how small the result will be; that is most of the cost of a camera photo.
+4. The EXIF orientation is applied, since cameras store pictures sideways.
+"""
+
+import io
+from typing import NamedTuple
+
+from PIL import Image, ImageOps
+
+from service.preprocessing.errors import (
+    ImageDecodeError,
+    ImageTooLargeError,
+    UnsupportedImageFormatError,
+)
+
+SUPPORTED_MEDIA_TYPES = ("image/png", "image/jpeg", "image/webp", "image/bmp", "image/gif")
+# MPO is how Pillow names camera JPEGs that carry a second (preview) picture.
+_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "WEBP": "WEBP", "BMP": "BMP", "GIF": "GIF"}
+_ORIENTATION = 0x0112
+# Where Pillow finds an orientation; absent keys spare the EXIF parse (most uploads).
+_ORIENTATION_SOURCES = frozenset({"exif", "xmp", "XML:com.adobe.xmp", "Raw profile type exif"})
+
+
+class Draft(NamedTuple):
+    """Let libjpeg decode straight to `mode`, at the smallest scale still >= `size` (w, h)."""
+
+    mode: str
+    size: tuple[int, int]
+
+
+def decode(
+    data: bytes, max_pixels: int, draft: Draft | None = None
+) -> tuple[Image.Image, str, tuple[int, int]]:
+    """The upright first frame, its format name and its (width, height) as uploaded.
+
+    Raises ``ImageTooLargeError``, ``UnsupportedImageFormatError`` or ``ImageDecodeError``.
+    """
+    image, image_format, original_size = open_image(data, max_pixels, draft)
+    return upright(image), image_format, original_size
+
+
+def open_image(
+    data: bytes, max_pixels: int, draft: Draft | None = None
+) -> tuple[Image.Image, str, tuple[int, int]]:
+    """Parse the header, check format and size, then decode the first frame."""
+    try:
+        image = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLargeError(f"image refused as a decompression bomb: {exc}") from exc
+    except Exception as exc:  # any parser failure on untrusted bytes is a bad upload
+        raise ImageDecodeError(f"not a decodable image: {exc}") from exc
+    image_format = _FORMATS.get(image.format or "")
+    if image_format is None:
+        supported = ", ".join(SUPPORTED_MEDIA_TYPES)
+        raise UnsupportedImageFormatError(f"image format {image.format} is not one of {supported}")
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"image is {width}x{height} = {width * height} pixels; at most {max_pixels} accepted"
+        )
+    if draft is not None and image_format == "JPEG":
+        image.draft(draft.mode, draft.size)
+    try:
+        image.load()
+    except Exception as exc:
+        raise ImageDecodeError(f"corrupt or truncated {image_format} image: {exc}") from exc
+    return image, image_format, (width, height)
+
+
+def upright(image: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation tag, if any."""
+    if _ORIENTATION_SOURCES.isdisjoint(image.info):
+        return image
+    if image.getexif().get(_ORIENTATION, 1) in (2, 3, 4, 5, 6, 7, 8):
+        return ImageOps.exif_transpose(image)
+    return image
