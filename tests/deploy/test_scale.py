@@ -1,6 +1,7 @@
 """The scale-out profile: the HAProxy config, the compose override and how they fit the
 service (ports, health checks, the read-only models directory, retries)."""
 
+import json
 import re
 import shutil
 import subprocess
@@ -145,3 +146,19 @@ def test_hadolint_balancer_dockerfile():
         [tool, str(HAPROXY / "Dockerfile")], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dashboard_aggregates_and_can_show_one_replica():
+    dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "kerasserve.json").read_text())
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["instance"]["includeAll"] and variables["instance"]["multi"]
+    exprs = {
+        panel["title"]: " ".join(t["expr"] for t in panel["targets"])
+        for panel in dashboard["panels"]
+    }
+    for title in ("Request rate by replica", "5xx ratio by replica", "p99 latency by replica"):
+        assert "by (instance" in exprs[title] and 'instance=~"$instance"' in exprs[title]
+    assert "count(up{" in exprs["Replicas up"]
+    assert "kerasserve_model_load_failures_total" in exprs["Load failures (10 m)"]
+    assert "haproxy_backend_active_servers" in exprs["Balancer: replicas in rotation"]
+    assert "haproxy_backend_retry_warnings_total" in exprs["Balancer: retries and redispatches"]
