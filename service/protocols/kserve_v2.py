@@ -3,11 +3,25 @@
 Supports JSON tensors (flat or nested `data`) and Triton's binary tensor extension
 (`Inference-Header-Content-Length`: a JSON header followed by raw little-endian
 tensors), because `tritonclient.http` sends inputs and asks for outputs in binary by
-default. Only numeric datatypes are served; the zoo has no string tensors.
+default. Model tensors are numeric; BYTES appears in two places only:
+
+- Encoded images in: an image model (one that binds as a classifier, see
+  `service.runtime.spec`) takes a BYTES input of shape [N] or [N, 1] holding N
+  encoded images, as base64 strings in JSON `data` or, in binary, each element as a
+  4-byte little-endian length followed by its bytes (Triton's layout). An image model
+  has exactly one input, so the BYTES input may carry its name or any other; it must
+  be the request's only input. The images go through the model's own preprocessing.
+- Triton's classification extension out: a requested output with
+  `"parameters": {"classification": k}` comes back as BYTES [N, k] of
+  `"score:index:label"` strings (see `classification`).
 """
 
+import base64
+import binascii
 import math
-from collections.abc import Mapping
+import struct
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -16,10 +30,16 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.errors import InvalidRequestError
-from service.ports import Model, TensorSpec
+from service.ports import Model, Status, TensorSpec
 from service.responses import dumps
+from service.tasks.classify import binding_of
 
 HEADER_LENGTH = "inference-header-content-length"
+BYTES = "BYTES"
+# The repository's states in Triton's words (the model repository extension).
+INDEX_STATES = {"AVAILABLE": "READY", "LOADING": "LOADING"}
+INDEX_REASONS = {"UNLOADING": "unloading", "END": "unloaded"}
+_LENGTH = struct.Struct("<I")
 
 V2_DATATYPES: dict[str, str] = {
     "bool": "BOOL",
@@ -102,24 +122,124 @@ def parse_request(body: bytes, header_length: str | None) -> tuple[V2InferReques
         raise InvalidRequestError(f"invalid inference request at {where}: {first['msg']}") from exc
 
 
-def decode_inputs(request: V2InferRequest, binary: bytes) -> dict[str, NDArray[Any]]:
-    """Each input tensor as an array of its declared datatype and shape."""
-    arrays: dict[str, NDArray[Any]] = {}
+@dataclass(frozen=True)
+class V2Inputs:
+    """The request's inputs: numeric tensors by name, and BYTES inputs as their elements."""
+
+    tensors: dict[str, NDArray[Any]] = field(default_factory=dict)
+    encoded: dict[str, list[bytes]] = field(default_factory=dict)
+
+
+def decode_inputs(request: V2InferRequest, binary: bytes) -> V2Inputs:
+    """Each numeric input as an array of its datatype and shape; BYTES inputs as bytes."""
+    decoded = V2Inputs()
     offset = 0
     for tensor in request.inputs:
         dtype = NUMPY_DTYPES.get(tensor.datatype)
-        if dtype is None:
+        if dtype is None and tensor.datatype != BYTES:
             raise InvalidRequestError(
                 f"input {tensor.name!r}: unsupported datatype {tensor.datatype}"
             )
         size = (tensor.parameters or {}).get("binary_data_size")
+        raw: bytes | None = None
         if size is not None:
-            array = _from_binary(tensor, dtype, binary[offset : offset + int(size)])
-            offset += int(size)
+            raw = _binary_chunk(tensor, binary, offset, size)
+            offset += len(raw)
+        if dtype is None:
+            decoded.encoded[tensor.name] = _bytes_elements(tensor, raw)
+        elif raw is not None:
+            decoded.tensors[tensor.name] = _from_binary(tensor, dtype, raw)
         else:
-            array = _from_json(tensor, dtype)
-        arrays[tensor.name] = array
-    return arrays
+            decoded.tensors[tensor.name] = _from_json(tensor, dtype)
+    return decoded
+
+
+def _binary_chunk(tensor: V2Tensor, binary: bytes, offset: int, size: Any) -> bytes:
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise InvalidRequestError(f"input {tensor.name!r}: binary_data_size must be a count")
+    if offset + size > len(binary):
+        raise InvalidRequestError(
+            f"input {tensor.name!r}: binary_data_size {size} runs past the end of the body"
+        )
+    return binary[offset : offset + size]
+
+
+def encoded_images(model: Model, inputs: V2Inputs, limit: int) -> list[bytes] | None:
+    """The encoded images of a BYTES request, or None when every input is numeric.
+
+    A 422 when the model takes no images, when the BYTES input is not the only one,
+    or when it holds more than ``limit`` images.
+    """
+    if not inputs.encoded:
+        return None
+    binding_of(model)  # refuses a model that takes no images
+    if inputs.tensors or len(inputs.encoded) > 1:
+        raise InvalidRequestError(
+            f"model {model.name!r} takes one input: send only the BYTES input of encoded images"
+        )
+    images = next(iter(inputs.encoded.values()))
+    if len(images) > limit:
+        raise InvalidRequestError(f"at most {limit} images per request, got {len(images)}")
+    return images
+
+
+def _bytes_elements(tensor: V2Tensor, raw: bytes | None) -> list[bytes]:
+    """The N encoded images of a BYTES input of shape [N] or [N, 1]."""
+    if not tensor.shape or tensor.shape[1:] not in ([], [1]) or tensor.shape[0] < 1:
+        raise InvalidRequestError(
+            f"input {tensor.name!r}: a BYTES input of images has shape [N] or [N, 1], "
+            f"not {tensor.shape}"
+        )
+    if raw is not None:
+        elements = _length_prefixed(tensor.name, raw)
+    elif tensor.data is None:
+        raise InvalidRequestError(f"input {tensor.name!r} has neither data nor binary_data_size")
+    else:
+        elements = [
+            _from_base64(item, f"input {tensor.name!r} data[{i}]")
+            for i, item in enumerate(_flat(tensor.data))
+        ]
+    if len(elements) != tensor.shape[0]:
+        raise InvalidRequestError(
+            f"input {tensor.name!r}: {len(elements)} elements do not fill shape {tensor.shape}"
+        )
+    return elements
+
+
+def _length_prefixed(name: str, raw: bytes) -> list[bytes]:
+    """Triton's serialized BYTES tensor: each element's uint32 LE length, then its bytes."""
+    elements: list[bytes] = []
+    offset = 0
+    while offset < len(raw):
+        if offset + _LENGTH.size > len(raw):
+            raise InvalidRequestError(f"input {name!r}: binary BYTES data ends inside a length")
+        (length,) = _LENGTH.unpack_from(raw, offset)
+        offset += _LENGTH.size
+        if offset + length > len(raw):
+            raise InvalidRequestError(
+                f"input {name!r}: element {len(elements)} claims {length} bytes, "
+                f"{len(raw) - offset} remain"
+            )
+        elements.append(raw[offset : offset + length])
+        offset += length
+    return elements
+
+
+def _flat(data: Sequence[Any]) -> Iterator[Any]:
+    for item in data:
+        if isinstance(item, list):
+            yield from _flat(item)
+        else:
+            yield item
+
+
+def _from_base64(item: Any, where: str) -> bytes:
+    if not isinstance(item, str):
+        raise InvalidRequestError(f"{where} must be a base64 string, not {type(item).__name__}")
+    try:
+        return base64.b64decode(item, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidRequestError(f"{where} is not valid base64: {exc}") from exc
 
 
 def _element_count(tensor: V2Tensor) -> int:
@@ -159,9 +279,10 @@ def _wants_binary(request: V2InferRequest, output: V2RequestedOutput | None) -> 
 
 
 def select_outputs(
-    request: V2InferRequest, outputs: Mapping[str, NDArray[Any]]
+    model: Model, request: V2InferRequest, outputs: Mapping[str, NDArray[Any]]
 ) -> list[tuple[str, NDArray[Any], bool]]:
-    """(name, array, as_binary) for every requested output (all when none are named)."""
+    """(name, array, as_binary) for every requested output (all when none are named);
+    an output asked for with `classification` is replaced by its top-k strings."""
     if not request.outputs:
         return [(name, array, _wants_binary(request, None)) for name, array in outputs.items()]
     chosen = []
@@ -169,8 +290,80 @@ def select_outputs(
         if wanted.name not in outputs:
             known = ", ".join(outputs)
             raise InvalidRequestError(f"unknown output {wanted.name!r} (outputs: {known})")
-        chosen.append((wanted.name, outputs[wanted.name], _wants_binary(request, wanted)))
+        array = outputs[wanted.name]
+        count = (wanted.parameters or {}).get("classification")
+        if count is not None:
+            array = classification(wanted.name, array, _class_count(count), _labels(model))
+        chosen.append((wanted.name, array, _wants_binary(request, wanted)))
     return chosen
+
+
+def _class_count(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidRequestError(f"classification must be a positive integer, not {value!r}")
+    return value
+
+
+def _labels(model: Model) -> Sequence[str]:
+    return model.spec.card.labels or ()
+
+
+def classification(
+    name: str, scores: NDArray[Any], count: int, labels: Sequence[str]
+) -> NDArray[np.object_]:
+    """Triton's classification extension: [N, min(count, C)] `"score:index:label"` strings.
+
+    The top entries of each row by raw value (ties: lower index first). The score is
+    the raw output value as Triton prints it (C++ `std::to_string`: six decimals for
+    floats); the label is the model's when the output has one column per label, and is
+    left out otherwise (as Triton does without a label file).
+    """
+    if scores.ndim != 2 or scores.dtype.kind not in "biuf":
+        raise InvalidRequestError(
+            f"classification needs a numeric [batch, classes] output; {name!r} is "
+            f"{_datatype(scores)} {list(scores.shape)}"
+        )
+    named = len(labels) == scores.shape[1]
+    order = np.argsort(-scores.astype(np.float64), axis=1, kind="stable")[:, :count]
+    floating = scores.dtype.kind == "f"
+    strings = [
+        f"{_score_text(row[index], floating)}:{index}" + (f":{labels[index]}" if named else "")
+        for row, indices in zip(scores, order, strict=True)
+        for index in indices.tolist()
+    ]
+    return np.array(strings, dtype=object).reshape(order.shape)
+
+
+def _score_text(value: Any, floating: bool) -> str:
+    """C++ `std::to_string`: `%f` for floating point, plain digits for integers."""
+    return f"{float(value):f}" if floating else str(int(value))
+
+
+def _datatype(array: NDArray[Any]) -> str:
+    if array.dtype == np.object_:
+        return BYTES
+    return V2_DATATYPES.get(array.dtype.name, array.dtype.name.upper())
+
+
+def _element_bytes(item: Any) -> bytes:
+    return item if isinstance(item, bytes) else str(item).encode()
+
+
+def _tensor_entry(name: str, array: NDArray[Any], as_binary: bool) -> tuple[dict[str, Any], bytes]:
+    """The output's JSON description, and its binary bytes when sent in binary."""
+    is_bytes = array.dtype == np.object_
+    entry: dict[str, Any] = {"name": name, "datatype": _datatype(array), "shape": list(array.shape)}
+    flat = np.ascontiguousarray(array).reshape(-1)
+    if not as_binary:
+        entry["data"] = flat.tolist() if is_bytes else flat
+        return entry, b""
+    if is_bytes:
+        encoded = [_element_bytes(item) for item in flat]
+        raw = b"".join(_LENGTH.pack(len(item)) + item for item in encoded)
+    else:
+        raw = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+    entry["parameters"] = {"binary_data_size": len(raw)}
+    return entry, raw
 
 
 def encode_response(
@@ -179,19 +372,11 @@ def encode_response(
     """The response body, and the JSON header length when binary tensors follow it."""
     tensors: list[dict[str, Any]] = []
     chunks: list[bytes] = []
-    for name, array, as_binary in select_outputs(request, outputs):
-        entry: dict[str, Any] = {
-            "name": name,
-            "datatype": V2_DATATYPES.get(array.dtype.name, array.dtype.name.upper()),
-            "shape": list(array.shape),
-        }
-        if as_binary:
-            raw = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
-            entry["parameters"] = {"binary_data_size": len(raw)}
-            chunks.append(raw)
-        else:
-            entry["data"] = np.ascontiguousarray(array).reshape(-1)
+    for name, array, as_binary in select_outputs(model, request, outputs):
+        entry, raw = _tensor_entry(name, array, as_binary)
         tensors.append(entry)
+        if as_binary:
+            chunks.append(raw)
     answer: dict[str, Any] = {
         "model_name": model.name,
         "model_version": str(model.version),
@@ -203,3 +388,32 @@ def encode_response(
     if not chunks:
         return header, None
     return header + b"".join(chunks), len(header)
+
+
+def parse_index_request(body: bytes) -> bool:
+    """Whether a repository index request asks for ready models only (`{"ready": true}`)."""
+    if not body.strip():
+        return False
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequestError(f"request body is not valid JSON: {exc}") from exc
+    ready = document.get("ready", False) if isinstance(document, dict) else None
+    if not isinstance(ready, bool):
+        raise InvalidRequestError('send an empty body or {"ready": true | false}')
+    return ready
+
+
+def repository_index(statuses: Sequence[Status], ready_only: bool = False) -> list[dict[str, str]]:
+    """Triton's model repository index: one entry per version the repository knows."""
+    entries = []
+    for status in statuses:
+        state = INDEX_STATES.get(status.state, "UNAVAILABLE")
+        if ready_only and state != "READY":
+            continue
+        failed = status.state == "FAILED"
+        reason = (status.error or "") if failed else INDEX_REASONS.get(status.state, "")
+        entries.append(
+            {"name": status.name, "version": str(status.version), "state": state, "reason": reason}
+        )
+    return entries

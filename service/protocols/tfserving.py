@@ -3,18 +3,30 @@
 Mirrors https://www.tensorflow.org/tfx/serving/api_rest so existing TF Serving clients
 work unchanged: row (`instances` -> `predictions`) and columnar (`inputs` -> `outputs`)
 request formats; a single output is answered as a plain list, several as named fields.
+
+Image models (those that bind as classifiers, see `service.runtime.spec`) also take
+TF Serving's binary convention: encoded images as `{"b64": "..."}` objects, either as
+whole instances (`{"instances": [{"b64": ...}]}`), named by the model's input
+(`{"instances": [{"images": {"b64": ...}}]}`), or in the columnar format
+(`{"inputs": [{"b64": ...}]}`, `{"inputs": {"images": [{"b64": ...}]}}`). They are
+decoded through the model's own preprocessing, and the outputs are answered exactly
+as for tensor input.
+
 TF Serving has no FAILED state: a version that failed to load is reported as END with
 error_code UNKNOWN and the reason, as TF Serving itself does.
 """
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from service.api.routes.classify import decode_b64
 from service.errors import InvalidRequestError
 from service.ports import Model, Status, TensorSpec
+from service.tasks.classify import binding_of
 
 DEFAULT_SIGNATURE = "serving_default"
 PREDICT_METHOD = "tensorflow/serving/predict"
@@ -125,8 +137,71 @@ def _columns(inputs: Any, model: Model) -> dict[str, NDArray[Any]]:
     return {names[0]: _array(names[0], inputs, model.inputs[names[0]])}
 
 
-def parse_predict(body: Any, model: Model) -> tuple[dict[str, NDArray[Any]], bool]:
-    """The input arrays and whether the request used the columnar format."""
+@dataclass(frozen=True)
+class PredictRequest:
+    """A parsed `:predict` body: input tensors, or encoded images for an image model."""
+
+    columnar: bool
+    tensors: dict[str, NDArray[Any]] = field(default_factory=dict)
+    images: list[bytes] = field(default_factory=list)
+
+
+def _is_b64(value: Any) -> bool:
+    return isinstance(value, dict) and "b64" in value
+
+
+def _image_of(row: Any, input_name: str, where: str) -> bytes:
+    """One instance: `{"b64": ...}` or `{"<input name>": {"b64": ...}}`."""
+    if isinstance(row, dict) and set(row) == {input_name}:
+        return decode_b64(row[input_name], f"{where}.{input_name}")
+    if _is_b64(row):
+        return decode_b64(row, where)
+    named = f" (it names {sorted(row)})" if isinstance(row, dict) else ""
+    raise InvalidRequestError(
+        f'{where} must be {{"b64": "<base64 image>"}} or {{"{input_name}": {{"b64": ...}}}}'
+        f"{named}; the model's image input is {input_name!r}"
+    )
+
+
+def _uses_b64(body: dict[str, Any]) -> bool:
+    """Whether any instance or input column holds a `{"b64": ...}` object."""
+    items = body.get("instances", body.get("inputs"))
+    if isinstance(items, dict):
+        items = [value for column in items.values() for value in _listed(column)]
+    if not isinstance(items, list):
+        return False
+    return any(
+        _is_b64(item) or (isinstance(item, dict) and any(map(_is_b64, item.values())))
+        for item in items
+    )
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _images(body: dict[str, Any], model: Model, limit: int) -> list[bytes]:
+    """The encoded images of a b64 request, in order; 422 for a model that takes none."""
+    input_name = binding_of(model).input
+    columnar = "inputs" in body
+    items = body["inputs"] if columnar else body["instances"]
+    where = "inputs" if columnar else "instances"
+    if columnar and isinstance(items, dict):
+        if set(items) != {input_name} or not isinstance(items[input_name], list):
+            raise InvalidRequestError(
+                f'send {{"inputs": {{"{input_name}": [{{"b64": ...}}, ...]}}}}; '
+                f"the model's image input is {input_name!r}"
+            )
+        items, where = items[input_name], f"inputs.{input_name}"
+    if len(items) > limit:
+        raise InvalidRequestError(f"at most {limit} images per request, got {len(items)}")
+    if columnar:
+        return [decode_b64(item, f"{where}[{i}]") for i, item in enumerate(items)]
+    return [_image_of(row, input_name, f"{where}[{i}]") for i, row in enumerate(items)]
+
+
+def parse_predict(body: Any, model: Model, *, max_images: int) -> PredictRequest:
+    """The input tensors (or encoded images) and whether the request was columnar."""
     if not isinstance(body, dict):
         raise InvalidRequestError("the request body must be a JSON object")
     wanted = body.get("signature_name")
@@ -136,11 +211,14 @@ def parse_predict(body: Any, model: Model) -> tuple[dict[str, NDArray[Any]], boo
         )
     if ("instances" in body) == ("inputs" in body):
         raise InvalidRequestError("send exactly one of 'instances' (rows) or 'inputs' (columns)")
-    if "instances" in body:
-        if not isinstance(body["instances"], list):
-            raise InvalidRequestError("'instances' must be a list")
-        return _rows(body["instances"], model), False
-    return _columns(body["inputs"], model), True
+    columnar = "inputs" in body
+    if _uses_b64(body):
+        return PredictRequest(columnar, images=_images(body, model, max_images))
+    if columnar:
+        return PredictRequest(columnar, tensors=_columns(body["inputs"], model))
+    if not isinstance(body["instances"], list):
+        raise InvalidRequestError("'instances' must be a list")
+    return PredictRequest(columnar, tensors=_rows(body["instances"], model))
 
 
 def encode_predict(outputs: Mapping[str, NDArray[Any]], columnar: bool) -> dict[str, Any]:

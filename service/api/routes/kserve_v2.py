@@ -1,8 +1,11 @@
-"""The KServe V2 / Open Inference Protocol REST routes (tested with `tritonclient.http`).
+"""The KServe V2 / Open Inference Protocol REST routes (tested with `tritonclient.http`
+and the KServe Python SDK).
 
-Health routes follow the health guard (open unless configured); model routes need the
-API key when one is set. The body of `infer` is read raw because Triton's binary
-tensor extension appends raw tensors after the JSON header.
+Health routes follow the health guard (open unless configured); model and repository
+routes need the API key when one is set. The body of `infer` is read raw because
+Triton's binary tensor extension appends raw tensors after the JSON header. Besides
+binary tensors, Triton's classification and model repository (index only) extensions
+are served; image models also take encoded images as a BYTES input.
 """
 
 from importlib import metadata as package_metadata
@@ -11,7 +14,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from service.api.deps import LifecycleDep, RepositoryDep, ResolverDep
+from service.api.deps import LifecycleDep, RepositoryDep, ResolverDep, SettingsDep
+from service.api.routes.tfserving import image_inputs
+from service.config import Settings
 from service.errors import NotReadyError
 from service.protocols import kserve_v2
 from service.responses import FastJSONResponse
@@ -53,7 +58,7 @@ async def server_metadata() -> dict[str, Any]:
     return {
         "name": "kerasserve",
         "version": _server_version(),
-        "extensions": ["binary_tensor_data"],
+        "extensions": ["binary_tensor_data", "classification", "model_repository"],
     }
 
 
@@ -85,6 +90,7 @@ def _metadata(
 async def model_metadata(
     name: NamePath, resolver: ResolverDep, repository: RepositoryDep
 ) -> FastJSONResponse:
+    """The model's real tensors; 404 unknown, 503 with the reason when no version loaded."""
     return _metadata(resolver, repository, name, None)
 
 
@@ -109,12 +115,17 @@ async def model_version_ready(
 
 
 async def _infer(
-    request: Request, resolver: ResolverDep, name: str, version: int | None
+    request: Request, resolver: ResolverDep, settings: Settings, name: str, version: int | None
 ) -> Response:
     model = resolver.get(name, version)
     header_length = request.headers.get(kserve_v2.HEADER_LENGTH)
     parsed, binary = kserve_v2.parse_request(await request.body(), header_length)
-    outputs = await model.infer(kserve_v2.decode_inputs(parsed, binary))
+    decoded = kserve_v2.decode_inputs(parsed, binary)
+    inputs = decoded.tensors
+    images = kserve_v2.encoded_images(model, decoded, settings.max_files_per_request)
+    if images is not None:
+        inputs = await image_inputs(model, images, settings.max_image_pixels)
+    outputs = await model.infer(inputs)
     body, json_length = kserve_v2.encode_response(model, parsed, outputs)
     if json_length is None:
         return Response(body, media_type="application/json")
@@ -123,9 +134,11 @@ async def _infer(
 
 
 @router.post("/v2/models/{name}/infer", summary="Infer (V2)", openapi_extra=_INFER_BODY)
-async def infer(name: NamePath, request: Request, resolver: ResolverDep) -> Response:
-    """JSON tensors in and out; Triton's binary tensor extension is also accepted."""
-    return await _infer(request, resolver, name, None)
+async def infer(
+    name: NamePath, request: Request, resolver: ResolverDep, settings: SettingsDep
+) -> Response:
+    """JSON tensors in and out; Triton's binary tensors and classification are accepted."""
+    return await _infer(request, resolver, settings, name, None)
 
 
 @router.post(
@@ -134,6 +147,18 @@ async def infer(name: NamePath, request: Request, resolver: ResolverDep) -> Resp
     openapi_extra=_INFER_BODY,
 )
 async def infer_version(
-    name: NamePath, version: VersionPath, request: Request, resolver: ResolverDep
+    name: NamePath,
+    version: VersionPath,
+    request: Request,
+    resolver: ResolverDep,
+    settings: SettingsDep,
 ) -> Response:
-    return await _infer(request, resolver, name, version)
+    return await _infer(request, resolver, settings, name, version)
+
+
+@router.post("/v2/repository/index", summary="Model repository index (V2, Triton)")
+async def repository_index(request: Request, repository: RepositoryDep) -> FastJSONResponse:
+    """Every version found, as Triton lists them: READY, LOADING or UNAVAILABLE with the
+    reason. An optional `{"ready": true}` body keeps only the READY ones."""
+    ready_only = kserve_v2.parse_index_request(await request.body())
+    return FastJSONResponse(kserve_v2.repository_index(repository.statuses(), ready_only))

@@ -3,19 +3,24 @@
 `GET /v1/models/{name}[/versions/{v}]`, `.../metadata` and
 `POST /v1/models/{name}[/versions/{v}]:predict`. Starlette matches the literal
 `:predict` suffix after a path parameter, so the colon paths are routed directly.
+Image models also take encoded images in TF Serving's `{"b64": ...}` form (see
+`service.protocols.tfserving`), prepared as the model's card or signature says.
 """
 
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Request
+from numpy.typing import NDArray
 
-from service.api.deps import ContextDep, RepositoryDep, ResolverDep
+from service.api.deps import ContextDep, RepositoryDep, ResolverDep, SettingsDep
+from service.config import Settings
 from service.errors import InvalidRequestError
-from service.ports import Repository, Status
+from service.ports import Model, Repository, Status
 from service.protocols import tfserving
 from service.responses import FastJSONResponse
 from service.runtime.errors import ModelNotFoundError, VersionNotFoundError
+from service.tasks.classify import Upload, binding_of, image_batch, prepare_uploads
 
 router = APIRouter(tags=["tensorflow-serving"])
 
@@ -31,6 +36,7 @@ _PREDICT_BODY: dict[str, Any] = {
                 "examples": {
                     "rows": {"value": {"instances": [[0.1, 0.2, 0.3]]}},
                     "columns": {"value": {"inputs": {"series": [[0.1, 0.2, 0.3]]}}},
+                    "images": {"value": {"instances": [{"b64": "<base64 PNG or JPEG>"}]}},
                 },
             }
         },
@@ -80,25 +86,41 @@ async def model_version_metadata(
     return FastJSONResponse(tfserving.metadata(resolver.get(name, version)))
 
 
+async def image_inputs(
+    model: Model, images: list[bytes], max_pixels: int
+) -> dict[str, NDArray[Any]]:
+    """Encoded images as the model's input batch, through its own preprocessing."""
+    binding = binding_of(model)
+    uploads = [Upload(None, data) for data in images]
+    prepared = await prepare_uploads(uploads, binding, max_pixels=max_pixels)
+    return {binding.input: image_batch(binding, prepared)}
+
+
 async def _predict(
-    request: Request, resolver: ResolverDep, name: str, version: int | None
+    request: Request, resolver: ResolverDep, settings: Settings, name: str, version: int | None
 ) -> FastJSONResponse:
     model = resolver.get(name, version)
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
         raise InvalidRequestError(f"request body is not valid JSON: {exc}") from exc
-    inputs, columnar = tfserving.parse_predict(body, model)
+    parsed = tfserving.parse_predict(body, model, max_images=settings.max_files_per_request)
+    inputs = parsed.tensors
+    if parsed.images:
+        inputs = await image_inputs(model, parsed.images, settings.max_image_pixels)
     outputs = await model.infer(inputs)
-    return FastJSONResponse(tfserving.encode_predict(outputs, columnar))
+    return FastJSONResponse(tfserving.encode_predict(outputs, parsed.columnar))
 
 
 @router.post(
     "/v1/models/{name}:predict", summary="Predict (TF Serving)", openapi_extra=_PREDICT_BODY
 )
-async def predict(name: NamePath, request: Request, resolver: ResolverDep) -> FastJSONResponse:
-    """Row (`instances`) or columnar (`inputs`) request, like TF Serving."""
-    return await _predict(request, resolver, name, None)
+async def predict(
+    name: NamePath, request: Request, resolver: ResolverDep, settings: SettingsDep
+) -> FastJSONResponse:
+    """Row (`instances`) or columnar (`inputs`) request, like TF Serving; `{"b64": ...}`
+    images for image models."""
+    return await _predict(request, resolver, settings, name, None)
 
 
 @router.post(
@@ -107,6 +129,10 @@ async def predict(name: NamePath, request: Request, resolver: ResolverDep) -> Fa
     openapi_extra=_PREDICT_BODY,
 )
 async def predict_version(
-    name: NamePath, version: VersionPath, request: Request, resolver: ResolverDep
+    name: NamePath,
+    version: VersionPath,
+    request: Request,
+    resolver: ResolverDep,
+    settings: SettingsDep,
 ) -> FastJSONResponse:
-    return await _predict(request, resolver, name, version)
+    return await _predict(request, resolver, settings, name, version)

@@ -5,6 +5,11 @@ import pytest
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
+from service.preprocessing.images import prepare_image
+from tests.service.api.util import png_bytes
+from tests.utils.zoo import FASHION_LABELS
+from training.card import MNIST_IMAGE
+
 pytestmark = pytest.mark.slow
 
 
@@ -80,3 +85,69 @@ def test_errors_reach_the_client(client):
         client.infer("tiny_forecaster", [_series_input(series, False)])
     with pytest.raises(InferenceServerException, match="no_such_model"):
         client.get_model_metadata("no_such_model")
+
+
+def _images_input(images: list[bytes], binary: bool = True) -> triton.InferInput:
+    tensor = triton.InferInput("images", [len(images)], "BYTES")
+    tensor.set_data_from_numpy(np.array(images, dtype=np.object_), binary_data=binary)
+    return tensor
+
+
+def _pixels_input(images: list[bytes]) -> triton.InferInput:
+    """The same images prepared here as the zoo's card says, sent as FP32 tensors."""
+    pixels = np.stack([prepare_image(data, MNIST_IMAGE).pixels for data in images])
+    tensor = triton.InferInput("images", list(pixels.shape), "FP32")
+    tensor.set_data_from_numpy(pixels)
+    return tensor
+
+
+def test_bytes_images_with_class_count(client):
+    images = [png_bytes(200), png_bytes(40, size=(40, 30), background=230)]
+    wanted = [triton.InferRequestedOutput("probabilities", binary_data=True, class_count=3)]
+    result = client.infer("tiny_classifier", [_images_input(images)], outputs=wanted)
+    top = result.as_numpy("probabilities")
+    assert top.shape == (2, 3)
+    raw = client.infer("tiny_classifier", [_pixels_input(images)]).as_numpy("probabilities")
+    expected = [
+        [f"{row[i]:f}:{i}:{FASHION_LABELS[i]}" for i in np.argsort(-row, kind="stable")[:3]]
+        for row in raw
+    ]
+    assert [[item.decode() for item in row] for row in top] == expected
+
+
+def test_bytes_images_raw_outputs_match_the_tensor_path(client):
+    images = [png_bytes(120, size=(56, 56))]
+    as_bytes = client.infer("tiny_classifier", [_images_input(images)])
+    as_pixels = client.infer("tiny_classifier", [_pixels_input(images)])
+    for name in ("probabilities", "features"):
+        np.testing.assert_allclose(as_bytes.as_numpy(name), as_pixels.as_numpy(name), rtol=1e-6)
+
+
+def test_classification_in_json(client):
+    series = np.arange(24, dtype=np.float32).reshape(2, 12)
+    wanted = [triton.InferRequestedOutput("forecast", binary_data=False, class_count=2)]
+    top = client.infer("tiny_forecaster", [_series_input(series, True)], outputs=wanted)
+    forecast = client.infer("tiny_forecaster", [_series_input(series, True)]).as_numpy("forecast")
+    strings = top.as_numpy("forecast")
+    assert strings.shape == (2, 2)
+    best = np.argmax(forecast, axis=1)
+    assert [row[0].split(":")[1] for row in strings.tolist()] == [str(i) for i in best]
+
+
+def test_repository_index(client):
+    index = client.get_model_repository_index()
+    assert {(entry["name"], entry["version"], entry["state"]) for entry in index} == {
+        ("tiny_classifier", "1", "READY"),
+        ("tiny_forecaster", "1", "READY"),
+        ("tiny_generator", "1", "READY"),
+    }
+    assert {"classification", "model_repository"} <= set(client.get_server_metadata()["extensions"])
+
+
+def test_bytes_errors_reach_the_client(client):
+    with pytest.raises(InferenceServerException, match="takes no encoded images"):
+        tensor = triton.InferInput("series", [1], "BYTES")
+        tensor.set_data_from_numpy(np.array([png_bytes()], dtype=np.object_))
+        client.infer("tiny_forecaster", [tensor])
+    with pytest.raises(InferenceServerException, match="not a decodable image"):
+        client.infer("tiny_classifier", [_images_input([b"not an image"])])
