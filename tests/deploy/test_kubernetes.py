@@ -17,7 +17,12 @@ kubernetes_validate = pytest.importorskip(
 )
 
 K8S = DEPLOY / "k8s"
-TARGETS = {"base": K8S / "base", "gpu": K8S / "overlays" / "gpu"}
+TARGETS = {
+    "base": K8S / "base",
+    "gpu": K8S / "overlays" / "gpu",
+    "shared-models": K8S / "overlays" / "shared-models",
+}
+OVERLAY_KINDS = {"shared-models": {"PersistentVolumeClaim"}}
 KUBERNETES_VERSION = "1.30.0"
 CUSTOM_KINDS = {"ServiceMonitor"}  # CRDs: no schema in kubernetes-validate
 
@@ -42,10 +47,10 @@ def rendered(request: pytest.FixtureRequest) -> tuple[str, dict[str, dict[str, A
 
 
 def test_every_builtin_resource_is_valid(rendered):
-    _, by_kind = rendered
+    target, by_kind = rendered
     assert set(by_kind) == {
         "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ServiceMonitor"
-    }  # fmt: skip
+    } | OVERLAY_KINDS.get(target, set())  # fmt: skip
     for kind, resource in by_kind.items():
         if kind not in CUSTOM_KINDS:
             kubernetes_validate.validate(resource, KUBERNETES_VERSION, strict=True)
@@ -134,3 +139,27 @@ def test_fallback_renderer_matches_kubectl(target):
         return sorted((_canonical(r) for r in resources), key=lambda r: r["kind"])
 
     assert by_kind(kustomize.render(TARGETS[target])) == by_kind(render(TARGETS[target]))
+
+
+def test_replicas_spread_over_nodes(rendered):
+    _, by_kind = rendered
+    spec = by_kind["Deployment"]["spec"]["template"]["spec"]
+    keys = {c["topologyKey"] for c in spec["topologySpreadConstraints"]}
+    assert "kubernetes.io/hostname" in keys
+    pods = {"app.kubernetes.io/name": "kerasserve"}
+    for constraint in spec["topologySpreadConstraints"]:
+        assert constraint["labelSelector"]["matchLabels"] == pods
+
+
+def test_shared_models_overlay_mounts_one_read_only_volume_in_every_pod():
+    by_kind = {r["kind"]: r for r in render(TARGETS["shared-models"])}
+    claim = by_kind["PersistentVolumeClaim"]
+    assert claim["spec"]["accessModes"] == ["ReadOnlyMany"]
+    spec = by_kind["Deployment"]["spec"]["template"]["spec"]
+    (volume,) = [v for v in spec["volumes"] if v["name"] == "models"]
+    assert volume["persistentVolumeClaim"] == {
+        "claimName": claim["metadata"]["name"], "readOnly": True
+    }  # fmt: skip
+    mounts = {m["mountPath"]: m for m in _container(by_kind)["volumeMounts"]}
+    assert mounts["/models"] == {"name": "models", "mountPath": "/models", "readOnly": True}
+    assert "/tmp" in mounts  # the base's mounts are kept
