@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # TensorFlow's C++ start-up chatter is not the service's log; keep warnings and errors.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -29,7 +29,16 @@ from service.config import Settings
 from service.logs import configure_logging
 from service.state import Lifecycle
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
 logger = logging.getLogger(__name__)
+
+# How long a worker may take to answer its supervisor's ping before it is killed as hung.
+# uvicorn's 5 s is shorter than a spawned worker's start on a busy machine (measured on
+# two shared cores: every new worker killed, again and again); a dead worker is still
+# replaced at once. Kept below compose's stop_grace_period, as SIGTERM waits on the ping.
+WORKER_HEALTHCHECK_S = 20
 
 _FLAGS: dict[str, tuple[type, str]] = {
     "host": (str, "address to bind (default 127.0.0.1)"),
@@ -106,9 +115,10 @@ def serve(settings: Settings) -> None:
         # KERASSERVE_* environment; the parent never imports TensorFlow, so nothing of
         # its runtime is shared across processes.
         uvicorn.run(
-            "service.main:create_app",
+            "service.cli:worker_app",
             factory=True,
             workers=settings.workers,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
             **_uvicorn_options(settings),
         )
         return
@@ -118,6 +128,19 @@ def serve(settings: Settings) -> None:
     app = create_app(settings)
     config = uvicorn.Config(app, **_uvicorn_options(settings))
     _Server(config, app.state.lifecycle).run()
+
+
+def worker_app() -> "FastAPI":
+    """The app of one worker process (`--workers` > 1), with the process's own logging.
+
+    Workers are spawned, not forked, so the parent's logging set-up does not reach them;
+    without this their access log and start-up messages would be dropped.
+    """
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    from service.main import create_app
+
+    return create_app(settings)
 
 
 def inspect(version_dir: str, write: bool) -> int:

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     playground: bool = True  # the browser page at GET /
+    # Admission (per process): requests worked on at once; more wait, body unread, for
+    # at most admission_timeout_s, and beyond max_waiting_requests get 503 at once.
+    max_active_requests: PositiveInt = 128
+    max_waiting_requests: PositiveInt = 4096
+    admission_timeout_s: float = Field(default=5.0, gt=0)
 
     # Dynamic batching.
     max_batch_size: PositiveInt = 64

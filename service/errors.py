@@ -8,8 +8,9 @@
     ├── InvalidRequestError         422 invalid_request
     │   ├── ModelRequiredError      422 model_required
     │   └── TaskMismatchError       422 task_mismatch
-    └── NotReadyError               503 not_ready
-        └── StoppingError           503 stopping
+    ├── NotReadyError               503 not_ready
+    │   └── StoppingError           503 stopping
+    └── OverloadedError             503 overloaded
 
 Errors from the runtime and image preprocessing (`service.runtime.errors`,
 `service.preprocessing.errors`) are mapped by `RUNTIME_PROBLEMS`; FastAPI validation
@@ -104,6 +105,15 @@ class NotReadyError(ApiError):
 
 class StoppingError(NotReadyError):
     code, title = "stopping", "Service is shutting down"
+
+
+class OverloadedError(ApiError):
+    """Refused at admission, before the body was read: too many requests in progress."""
+
+    status, code, title = 503, "overloaded", "Server overloaded"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"Retry-After": "1"})
 
 
 # status, code, title for errors raised below the HTTP layer.

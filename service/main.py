@@ -21,7 +21,11 @@ from service.api.routes.playground import install_playground
 from service.config import Settings, get_settings
 from service.errors import install_error_handlers
 from service.metrics import ServiceMetrics
-from service.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from service.middleware import (
+    AdmissionMiddleware,
+    BodyLimitMiddleware,
+    RequestContextMiddleware,
+)
 from service.ports import Repository
 from service.runtime.repository import ModelRepository
 from service.state import Lifecycle, LifespanState, Services
@@ -86,6 +90,14 @@ def create_app(
     # Innermost, so the body limit, request ids, logs and metrics still wrap it.
     app.add_middleware(FastClassifyMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Outside the body limit (no body is read while waiting), inside CORS (a refusal still
+    # carries the CORS headers) and the request context (refusals are logged and counted).
+    app.add_middleware(
+        AdmissionMiddleware,
+        max_active=settings.max_active_requests,
+        max_waiting=settings.max_waiting_requests,
+        timeout_s=settings.admission_timeout_s,
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

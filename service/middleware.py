@@ -1,22 +1,25 @@
-"""Pure ASGI middleware: request ids, access log, request metrics, body size limit.
+"""Pure ASGI middleware: request ids, access log, request metrics, admission, body limit.
 
 Pure ASGI (not `BaseHTTPMiddleware`) because these wrap every request and must not add
 a task or buffer bodies. `RequestContextMiddleware` is also the last line of defence:
 an exception nobody mapped is logged with its request id and answered as a plain 500
-problem, so a stack trace never reaches a client.
+problem, so a stack trace never reaches a client. `AdmissionMiddleware` bounds the
+requests a process works on at once, before any body is read.
 """
 
+import asyncio
 import logging
 import re
 import time
 import uuid
+from collections import deque
 
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.context import RequestContext, attach_context, context_of
-from service.errors import problem_body, problem_response
+from service.errors import OverloadedError, problem_body, problem_for_exception, problem_response
 from service.metrics import ServiceMetrics
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -125,6 +128,86 @@ def _internal_error(scope: Scope, context: RequestContext) -> ASGIApp:
         request_id=context.request_id,
     )
     return problem_response(body)
+
+
+# Answered whatever the load: probes must not queue behind inference, or a balancer
+# would take a busy replica for a dead one.
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v2/health/live", "/v2/health/ready"})
+
+
+class AdmissionMiddleware:
+    """At most ``max_active`` requests in progress; the rest wait their turn, oldest first.
+
+    Overload must not cost what serving costs. A waiting request has had its headers
+    parsed and nothing more: its body is neither read nor decoded until it is admitted,
+    and a finishing request hands its slot straight to the oldest waiter, so work already
+    admitted (batching, inference, the reply) is never crowded out by new arrivals.
+    A request that would be waiter number ``max_waiting + 1``, or that has waited
+    ``timeout_s``, gets a 503 `overloaded` problem with Retry-After; its body is never
+    read. Probes (`PROBE_PATHS`) and CORS preflights are never held back.
+    """
+
+    def __init__(self, app: ASGIApp, max_active: int, max_waiting: int, timeout_s: float) -> None:
+        self.app = app
+        self.max_active = max_active
+        self.max_waiting = max_waiting
+        self.timeout_s = timeout_s
+        self.active = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in PROBE_PATHS or scope["method"] == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        if self.active < self.max_active and not self._waiters:
+            self.active += 1
+        elif not await self._wait_for_slot():
+            await self._refuse(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._release()
+
+    async def _wait_for_slot(self) -> bool:
+        """True once a finishing request handed this one its slot; False when refused."""
+        if len(self._waiters) >= self.max_waiting:
+            self._prune()
+            if len(self._waiters) >= self.max_waiting:
+                return False
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                await waiter
+        except TimeoutError:
+            # The slot may have been handed over just as the time ran out: keep it.
+            return waiter.done() and not waiter.cancelled()
+        finally:
+            waiter.cancel()  # a no-op once it has its slot; otherwise _release skips it
+        return True
+
+    def _release(self) -> None:
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes on; `active` stays the same
+                return
+        self.active -= 1
+
+    def _prune(self) -> None:
+        """Drop the waiters that gave up (timed out or cancelled) from the queue."""
+        self._waiters = deque(waiter for waiter in self._waiters if not waiter.done())
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        error = OverloadedError(
+            f"the server is busy ({self.active} requests in progress, "
+            f"{len(self._waiters)} waiting); retry later"
+        )
+        response = problem_for_exception(error, scope["path"], context_of(scope).request_id)
+        assert response is not None
+        await response(scope, receive, send)
 
 
 class BodyLimitMiddleware:

@@ -91,3 +91,20 @@ def test_inspect_prints_the_resolved_spec_and_writes_it(tmp_path, capsys):
     regressor = tabular(tmp_path)
     (regressor / "model_card.json").write_text('{"task": "predict", "colour": "red"}')
     assert cli.main(["inspect", str(regressor)]) == 1
+
+
+def test_several_workers_each_build_their_app_with_logging(monkeypatch, tmp_path):
+    calls: list[tuple[str, dict[str, object]]] = []
+    monkeypatch.setattr(cli.uvicorn, "run", lambda app, **options: calls.append((app, options)))
+    cli.serve(cli.Settings(models_dir=tmp_path, workers=2))
+    ((target, options),) = calls
+    assert (target, options["factory"], options["workers"]) == ("service.cli:worker_app", True, 2)
+    # uvicorn's 5 s ping deadline kills workers still starting on a busy machine.
+    assert options["timeout_worker_healthcheck"] == cli.WORKER_HEALTHCHECK_S >= 15
+
+    configured: list[tuple[str, str]] = []
+    monkeypatch.setattr(cli, "configure_logging", lambda *args: configured.append(args))
+    monkeypatch.setattr(os, "environ", {"KERASSERVE_MODELS_DIR": str(tmp_path)})
+    monkeypatch.setattr("service.main.create_app", lambda settings: ("app", settings.models_dir))
+    assert cli.worker_app() == ("app", tmp_path)
+    assert configured == [("json", "INFO")]
