@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 mkdir -p runs
-recipes=${*:-fashion_mlp mnist_lenet co2_lstm mnist_cgan fashion_cnn}
+recipes=${*:-fashion_mlp mnist_lenet co2_lstm mnist_cgan fashion_cnn fashion_alexnet fashion_inception}
 for recipe in $recipes; do
     echo "=== $recipe $(date -u +%FT%TZ)"
     "$PY" -m training train "$recipe" --verbose 2 2>&1 | tee "runs/$recipe.log"

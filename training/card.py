@@ -15,7 +15,7 @@ from typing import Any, Literal
 import keras
 import tensorflow as tf
 
-from service.card import CARD_FILE, ImageSpec, parse_card
+from service.card import CARD_FILE, CHANNELS, Color, ImageSpec, parse_card
 
 Task = Literal["classify", "forecast", "generate"]
 
@@ -28,6 +28,21 @@ MNIST_IMAGE = ImageSpec(
     scale="unit",
     polarity="auto",
 )
+
+
+def plain_image(image_shape: tuple[int, int, int]) -> ImageSpec:
+    """Images taken as they come: stretched to ``[h, w]``, pixels in [0, 1], never inverted."""
+    height, width, channels = image_shape
+    colors: dict[int, Color] = {count: color for color, count in CHANNELS.items()}
+    if channels not in colors:
+        raise ValueError(f"no image colour has {channels} channels")
+    return ImageSpec(
+        size=(height, width),
+        color=colors[channels],
+        resize="stretch",
+        scale="unit",
+        polarity="keep",
+    )
 
 
 def tensor_spec(tensor: Any) -> dict[str, Any]:

@@ -50,7 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("--seed", type=int, default=1234)
         sub.add_argument("--limit", type=int, help="use at most this many training examples")
-        sub.add_argument("--data-dir", type=Path, help="local directory with IDX .gz or .npz files")
+        sub.add_argument(
+            "--data-dir",
+            type=Path,
+            help="local directory with IDX .gz or .npz files, or the canonical CIFAR .tar.gz",
+        )
         sub.add_argument("--data-source", action="append", choices=["keras", "npm", "local"])
         sub.add_argument(
             "--strategy", choices=["default", "mirrored", "multiworker"], default="default"

@@ -38,8 +38,9 @@ def run_batched(
 
 
 def to_pixels(images: NDArray[np.uint8]) -> NDArray[np.float32]:
-    """uint8 ``[N, 28, 28]`` to the float32 ``[N, 28, 28, 1]`` in [0, 1] classifiers take."""
-    return (images.astype(np.float32) / 255.0)[..., np.newaxis]
+    """uint8 ``[N, H, W]`` or ``[N, H, W, C]`` to float32 ``[N, H, W, C]`` in [0, 1]."""
+    pixels = images.astype(np.float32) / 255.0
+    return pixels[..., np.newaxis] if images.ndim == 3 else pixels
 
 
 def confusion_matrix(

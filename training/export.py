@@ -20,7 +20,14 @@ import tensorflow as tf
 from keras import layers
 
 VERSION_PATTERN = re.compile(r"^[1-9][0-9]*$")
-IMAGE_SPEC = tf.TensorSpec([None, 28, 28, 1], tf.float32, name="images")
+
+
+def image_input_spec(image_shape: tuple[int, int, int]) -> tf.TensorSpec:
+    """The ``images`` input of an exported classifier: float32 ``[None, H, W, C]``."""
+    return tf.TensorSpec([None, *image_shape], tf.float32, name="images")
+
+
+IMAGE_SPEC = image_input_spec((28, 28, 1))
 
 
 def existing_versions(model_root: Path) -> list[int]:

@@ -32,6 +32,7 @@ class Recipe:
     dataset: str
     description: str
     hparams: Mapping[str, HParam] = field(default_factory=dict)
+    label_mode: Literal["fine", "coarse"] | None = None  # CIFAR-100 only
 
     def resolve(self, overrides: Mapping[str, str]) -> HParams:
         """Defaults with command-line overrides parsed to each default's type."""
@@ -75,6 +76,56 @@ RECIPES: dict[str, Recipe] = {
             "fashion_mnist",
             "small VGG-style CNN with BatchNorm and Dropout on Fashion-MNIST",
             {**_CLASSIFIER_DEFAULTS, "epochs": 30, "dropout": 0.4, "augment": "flip_shift"},
+        ),
+        Recipe(
+            "fashion_alexnet",
+            "classify",
+            "alexnet",
+            "fashion_mnist",
+            "AlexNet scaled to 28x28 on Fashion-MNIST: five ReLU convolutions (the first 5x5, "
+            "stride 2), overlapping 3x3 stride-2 max-pooling, two 1,024-unit layers with "
+            "Dropout 0.5; BatchNorm where the paper had local response normalisation",
+            {
+                **_CLASSIFIER_DEFAULTS,
+                "epochs": 12,
+                "dropout": 0.5,
+                "patience": 12,
+                "schedule": "cosine",
+                "augment": "flip",
+            },
+        ),
+        Recipe(
+            "fashion_inception",
+            "classify",
+            "inception",
+            "fashion_mnist",
+            "GoogLeNet-style net on Fashion-MNIST: a stride-2 stem, three Inception modules "
+            "(1x1, 1x1-3x3, 1x1-5x5 and pool-1x1 branches) on a 7x7 grid, global average "
+            "pooling, a 128-unit head; BatchNorm after every convolution",
+            {
+                **_CLASSIFIER_DEFAULTS,
+                "epochs": 12,
+                "dropout": 0.4,
+                "patience": 12,
+                "schedule": "cosine",
+                "augment": "flip",
+            },
+        ),
+        Recipe(
+            "cifar100_vgg",
+            "classify",
+            "vgg",
+            "cifar100",
+            "small VGG-style CNN on CIFAR-100's 100 fine classes (32x32 RGB)",
+            {
+                **_CLASSIFIER_DEFAULTS,
+                "epochs": 60,
+                "dropout": 0.4,
+                "patience": 60,
+                "schedule": "cosine",
+                "augment": "flip_shift",
+            },
+            label_mode="fine",
         ),
         Recipe(
             "mnist_lenet",

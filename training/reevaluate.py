@@ -31,7 +31,10 @@ def _images(card: dict[str, Any], data_dir: Path | None) -> Any:
     from training.datasets import load_image_dataset
 
     data = load_image_dataset(
-        card["data"]["dataset"], local_dir=data_dir, seed=card["training"]["seed"]
+        card["data"]["dataset"],
+        local_dir=data_dir,
+        seed=card["training"]["seed"],
+        label_mode=card["data"].get("label_mode"),
     )
     if data.checksum != card["data"]["checksum"]:
         logger.warning(

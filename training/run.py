@@ -80,6 +80,7 @@ def training_facts(trained: Trained, options: RunOptions) -> dict[str, Any]:
     """The card's ``training`` section: how to reproduce this version."""
     return {
         "recipe": trained.recipe.name,
+        "description": trained.recipe.description,
         "command": options.command,
         "hyperparameters": dict(trained.hparams),
         "seed": options.seed,
@@ -96,4 +97,5 @@ def load_recipe_images(recipe: Recipe, options: RunOptions) -> ImageDataset:
         local_dir=options.data_dir,
         seed=options.seed,
         sources=options.data_sources,
+        label_mode=recipe.label_mode,
     )

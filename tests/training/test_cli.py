@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.training.cifar_archive import synthetic_cifar100
 from tests.training.conftest import IDX_FIXTURE, run_cli
 from training.card import read_card
 
@@ -16,7 +17,9 @@ LOCAL_DATA = ("--data-dir", str(IDX_FIXTURE), "--data-source", "local")
 TINY = ("--set", "epochs=2", "--verbose", "0")
 
 
-@pytest.mark.parametrize("recipe", ["fashion_mlp", "mnist_lenet", "fashion_cnn"])
+@pytest.mark.parametrize(
+    "recipe", ["fashion_mlp", "mnist_lenet", "fashion_cnn", "fashion_alexnet", "fashion_inception"]
+)
 def test_classifier_round_trip(recipe, tmp_path, offline_cache):
     models = tmp_path / "models"
     run_cli("train", recipe, "--models-dir", str(models), *LOCAL_DATA, *TINY, cwd=tmp_path)
@@ -41,6 +44,35 @@ def test_classifier_round_trip(recipe, tmp_path, offline_cache):
 
     evaluated = json.loads(
         run_cli("evaluate", str(version), "--data-dir", str(IDX_FIXTURE), cwd=tmp_path).stdout
+    )
+    assert evaluated["test_accuracy"] == card["metrics"]["test_accuracy"]
+
+
+def test_cifar100_recipe_exports_a_32x32_rgb_classifier(tmp_path, offline_cache):
+    """The synthetic canonical archive stands in for the real one, unreachable here."""
+    data = synthetic_cifar100(tmp_path / "download").parent
+    models = tmp_path / "models"
+    local = ("--data-dir", str(data), "--data-source", "local")
+    run_cli("train", "cifar100_vgg", "--models-dir", str(models), *local, *TINY, cwd=tmp_path)
+    version = models / "cifar100_vgg" / "1"
+    card = read_card(version)
+    assert card["inputs"] == {"images": {"dtype": "float32", "shape": [None, 32, 32, 3]}}
+    expected_image = {
+        "size": [32, 32],
+        "color": "rgb",
+        "resize": "stretch",
+        "scale": "unit",
+        "polarity": "keep",
+    }
+    assert card["image"].items() >= expected_image.items()
+    assert card["task_params"] == {"image_shape": [32, 32, 3], "num_classes": 100}
+    assert card["labels"][:2] == ["apple", "aquarium_fish"] and len(card["labels"]) == 100
+    assert card["data"]["label_mode"] == "fine"
+    assert "32, 32, 3" in card["preprocessing"]
+    signature = tf.saved_model.load(str(version)).signatures["serving_default"]
+    assert signature(images=tf.zeros([2, 32, 32, 3]))["probabilities"].shape == (2, 100)
+    evaluated = json.loads(
+        run_cli("evaluate", str(version), "--data-dir", str(data), cwd=tmp_path).stdout
     )
     assert evaluated["test_accuracy"] == card["metrics"]["test_accuracy"]
 

@@ -6,8 +6,10 @@ import pytest
 
 from training.models import (
     ConditionalGAN,
+    build_alexnet,
     build_discriminator,
     build_generator,
+    build_inception,
     build_lenet5,
     build_lstm_forecaster,
     build_mlp,
@@ -23,7 +25,13 @@ def test_mlp_has_exactly_the_course_parameter_count():
 
 @pytest.mark.parametrize(
     ("builder", "params"),
-    [(build_mlp, 242_762), (build_lenet5, 61_706), (build_vgg, None)],
+    [
+        (build_mlp, 242_762),
+        (build_lenet5, 61_706),
+        (build_vgg, None),
+        (build_alexnet, 2_515_498),
+        (build_inception, 190_090),
+    ],
 )
 def test_classifiers_map_images_to_ten_logits(builder, params):
     model = builder()
@@ -50,6 +58,64 @@ def test_vgg_doubles_channels_per_block_with_batchnorm_and_dropout():
     assert {"BatchNormalization", "Dropout", "MaxPooling2D"} <= kinds
     with pytest.raises(ValueError, match="dropout"):
         build_vgg(dropout=1.0)
+
+
+def test_alexnet_keeps_the_paper_shape_at_28x28():
+    model = build_alexnet()
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [c.kernel_size for c in convs] == [(5, 5), (5, 5), (3, 3), (3, 3), (3, 3)]
+    assert [c.strides for c in convs] == [(2, 2)] + [(1, 1)] * 4
+    assert [c.filters for c in convs] == [48, 128, 192, 192, 128]
+    assert all(c.activation is keras.activations.relu for c in convs)
+    pools = [layer for layer in model.layers if isinstance(layer, keras.layers.MaxPooling2D)]
+    assert [(p.pool_size, p.strides) for p in pools] == [((3, 3), (2, 2))] * 3  # overlapping
+    assert model.get_layer("pool_5").output.shape == (None, 2, 2, 128)
+    # BatchNorm where the paper had local response normalisation: after conv 1 and 2.
+    norms = [
+        layer.name for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    assert norms == ["norm_1", "norm_2"]
+    dense = [layer.units for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert dense == [1024, 1024, 10]
+    drops = [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    assert drops == [0.5, 0.5]
+    with pytest.raises(ValueError, match="five"):
+        build_alexnet(filters=(8, 8, 8))
+
+
+def test_inception_modules_concatenate_four_branches():
+    model = build_inception()
+    concats = [layer for layer in model.layers if isinstance(layer, keras.layers.Concatenate)]
+    assert [c.name for c in concats] == [f"inception_{i}_concat" for i in (1, 2, 3)]
+    assert [c.output.shape for c in concats] == [
+        (None, 7, 7, 104),
+        (None, 7, 7, 160),
+        (None, 7, 7, 216),
+    ]
+    kernels = {
+        name: model.get_layer(f"inception_1_{name}").kernel_size
+        for name in ("1x1", "3x3_reduce", "3x3", "5x5_reduce", "5x5", "pool_proj")
+    }
+    assert kernels == {
+        "1x1": (1, 1),
+        "3x3_reduce": (1, 1),
+        "3x3": (3, 3),
+        "5x5_reduce": (1, 1),
+        "5x5": (5, 5),
+        "pool_proj": (1, 1),
+    }
+    assert model.get_layer("inception_1_pool").strides == (1, 1)
+    assert isinstance(model.get_layer("global_pool"), keras.layers.GlobalAveragePooling2D)
+    assert model.get_layer("features").output.shape == (None, 128)
+    with pytest.raises(ValueError, match="module"):
+        build_inception(modules=())
+
+
+@pytest.mark.parametrize("builder", [build_alexnet, build_inception, build_vgg])
+def test_new_builders_take_colour_images_and_many_classes(builder):
+    model = builder((32, 32, 3), 100)
+    assert model(np.zeros((2, 32, 32, 3), np.float32)).shape == (2, 100)
+    assert model.get_layer("features") is not None
 
 
 def test_forecaster_follows_a_trend_outside_its_training_range():

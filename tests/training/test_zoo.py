@@ -27,6 +27,8 @@ REQUIRED_CARD_FIELDS = {
 FLOORS = {
     "fashion_mlp": ("test_accuracy", 0.885),
     "fashion_cnn": ("test_accuracy", 0.925),
+    "fashion_alexnet": ("test_accuracy", 0.925),
+    "fashion_inception": ("test_accuracy", 0.93),
     "mnist_lenet": ("test_accuracy", 0.980),
     "mnist_cgan": ("class_consistency", 0.90),
 }
@@ -59,6 +61,9 @@ def test_card_is_complete_and_matches_the_signature(version_dir):
     }
     assert set(signature.structured_outputs) == set(card["outputs"])
     assert card["training"]["command"].startswith("python -m training")
+    if card["task"] == "classify":  # the service feeds images as the block says
+        height, width = card["image"]["size"]
+        assert card["inputs"]["images"]["shape"][1:3] == [height, width]
 
 
 @pytest.mark.parametrize("version_dir", VERSIONS, ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -1,6 +1,7 @@
 """Train image classifiers with softmax cross-entropy on logits; export and evaluate them."""
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -8,18 +9,19 @@ import numpy as np
 import tensorflow as tf
 from numpy.typing import NDArray
 
+from service.card import ImageSpec
 from training import plots
 from training.callbacks import standard_callbacks
-from training.card import MNIST_IMAGE, build_card, write_card
+from training.card import MNIST_IMAGE, build_card, plain_image, write_card
 from training.datasets import ImageDataset
 from training.evaluate import evaluate_classifier, to_pixels
 from training.export import (
-    IMAGE_SPEC,
     classifier_serving_model,
     export_saved_model,
+    image_input_spec,
     staged_version,
 )
-from training.models import build_lenet5, build_mlp, build_vgg
+from training.models import build_alexnet, build_inception, build_lenet5, build_mlp, build_vgg
 from training.multiworker import is_multiworker, prepare_multiworker_fit
 from training.recipes import HParams, Recipe
 from training.run import (
@@ -34,28 +36,56 @@ from training.run import (
 
 logger = logging.getLogger(__name__)
 
-PREPROCESSING = (
+MNIST_FAMILY = ("mnist", "fashion_mnist")
+MNIST_PREPROCESSING = (
     "float32 pixels [N, 28, 28, 1] in [0, 1]: grayscale, light strokes on a dark "
     "background (as MNIST / Fashion-MNIST), the object centred and filling the frame"
 )
+BUILDERS: dict[str, Callable[..., keras.Model]] = {
+    "mlp": build_mlp,
+    "lenet5": build_lenet5,
+    "vgg": build_vgg,
+    "alexnet": build_alexnet,
+    "inception": build_inception,
+}
 
 
-def build_classifier(architecture: str, hparams: HParams, num_classes: int) -> keras.Model:
-    dropout = float(hparams["dropout"])
-    if architecture == "mlp":
-        return build_mlp(num_classes=num_classes, dropout=dropout)
-    if architecture == "lenet5":
-        return build_lenet5(num_classes=num_classes, dropout=dropout)
-    if architecture == "vgg":
-        return build_vgg(num_classes=num_classes, dropout=dropout)
-    raise ValueError(f"unknown classifier architecture {architecture!r}")
+def build_classifier(
+    architecture: str,
+    hparams: HParams,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+) -> keras.Model:
+    if architecture not in BUILDERS:
+        raise ValueError(f"unknown classifier architecture {architecture!r}")
+    builder = BUILDERS[architecture]
+    return builder(input_shape, num_classes, dropout=float(hparams["dropout"]))
+
+
+def image_facts(data: ImageDataset) -> tuple[ImageSpec, str]:
+    """The card's ``image`` block and preprocessing note: what training fed the model.
+
+    The MNIST family was fitted and centred in 28x28 like the originals; any
+    other set is taken as it comes, pixels scaled to [0, 1].
+    """
+    if data.name in MNIST_FAMILY:
+        return MNIST_IMAGE, MNIST_PREPROCESSING
+    spec = plain_image(data.image_shape)
+    height, width, channels = data.image_shape
+    return spec, (
+        f"float32 pixels [N, {height}, {width}, {channels}] in [0, 1] ({spec.color}, "
+        f"channels last), the whole image stretched to {height}x{width}"
+    )
 
 
 def augmentation(kind: str, seed: int) -> keras.Sequential | None:
     """Training-only image augmentation, kept out of the exported model."""
     if kind == "none":
         return None
-    if kind == "flip_shift":
+    if kind == "flip":
+        # Mirror images only: nearly free on CPU, and the labels are symmetric.
+        steps = [keras.layers.RandomFlip("horizontal", seed=seed)]
+    elif kind == "flip_shift":
         steps = [
             keras.layers.RandomFlip("horizontal", seed=seed),
             keras.layers.RandomTranslation(0.08, 0.08, fill_mode="constant", seed=seed),
@@ -67,7 +97,7 @@ def augmentation(kind: str, seed: int) -> keras.Sequential | None:
             keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed),
         ]
     else:
-        raise ValueError(f"unknown augment {kind!r}: use none, flip_shift or affine")
+        raise ValueError(f"unknown augment {kind!r}: use none, flip, flip_shift or affine")
     return keras.Sequential(steps, name=f"augment_{kind}")
 
 
@@ -110,7 +140,9 @@ class ClassifyTask:
         )
         validation = image_pipeline(data.x_val, data.y_val, 512, options.seed, shuffle=False)
         with strategy.scope():
-            model = build_classifier(recipe.architecture, hparams, data.num_classes)
+            model = build_classifier(
+                recipe.architecture, hparams, data.image_shape, data.num_classes
+            )
             model.compile(
                 optimizer=keras.optimizers.Adam(float(hparams["lr"])),
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -140,9 +172,10 @@ class ClassifyTask:
         data: ImageDataset = trained.context
         name = options.name or trained.recipe.name
         serving = classifier_serving_model(trained.model)
+        image, preprocessing = image_facts(data)
         models_dir = options.models_dir if chief else options.work_dir / "non_chief_exports"
         with staged_version(models_dir, name) as staged:
-            export_saved_model(serving, staged.staging, [IMAGE_SPEC])
+            export_saved_model(serving, staged.staging, [image_input_spec(data.image_shape)])
             metrics, matrix = evaluate_classifier(staged.staging, data.x_test, data.y_test)
             metrics["best_val_loss"] = round(trained.validation_score, 4)
             metrics["epochs_trained"] = len(trained.history["loss"])
@@ -157,13 +190,16 @@ class ClassifyTask:
                 model=trained.model,
                 serving_model=serving,
                 labels=data.labels,
-                preprocessing=PREPROCESSING,
+                preprocessing=preprocessing,
                 metrics=metrics,
                 data=dataset_facts(data, options),
                 training=training_facts(trained, options),
-                task_params={"image_shape": [28, 28, 1], "num_classes": data.num_classes},
+                task_params={
+                    "image_shape": list(data.image_shape),
+                    "num_classes": data.num_classes,
+                },
                 plots=["learning_curves.png", "confusion_matrix.png"],
-                image=MNIST_IMAGE,
+                image=image,
             )
             write_card(staged.staging, card)
         logger.info("exported %s: %s", staged.target, metrics["test_accuracy"])
@@ -171,10 +207,13 @@ class ClassifyTask:
 
 
 def dataset_facts(data: ImageDataset, options: RunOptions) -> dict[str, Any]:
-    return {
+    facts: dict[str, Any] = {
         "dataset": data.name,
         "source": data.source,
         "checksum": data.checksum,
         "split": data.split,
         "train_examples_used": limit_examples(len(data.y_train), options.limit),
     }
+    if data.label_mode is not None:
+        facts["label_mode"] = data.label_mode
+    return facts
