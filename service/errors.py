@@ -46,6 +46,7 @@ from service.runtime.errors import (
     ServiceStoppingError,
     VersionNotFoundError,
 )
+from service.tasks.classify import EncodingError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -127,6 +128,7 @@ RUNTIME_PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     ImageDecodeError: (400, "undecodable_image", "Image could not be decoded"),
     ImageTooLargeError: (413, "image_too_large", "Image has too many pixels"),
     UnsupportedImageFormatError: (415, "unsupported_media_type", "Unsupported image format"),
+    EncodingError: (422, "invalid_request", "Invalid request"),
     InvalidInputError: (422, "invalid_input", "Invalid model input"),
     RuntimeServiceError: (500, "runtime_error", "Model runtime error"),
 }

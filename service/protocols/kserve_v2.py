@@ -16,11 +16,8 @@ default. Model tensors are numeric; BYTES appears in two places only:
   `"score:index:label"` strings (see `classification`).
 """
 
-import base64
-import binascii
 import math
-import struct
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,16 +27,14 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.errors import InvalidRequestError
-from service.ports import Model, Status, TensorSpec
+from service.ports import Model, TensorSpec
+from service.protocols import v2_bytes
+from service.protocols.v2_classification import class_count, classification
 from service.responses import dumps
 from service.tasks.classify import binding_of
 
 HEADER_LENGTH = "inference-header-content-length"
 BYTES = "BYTES"
-# The repository's states in Triton's words (the model repository extension).
-INDEX_STATES = {"AVAILABLE": "READY", "LOADING": "LOADING"}
-INDEX_REASONS = {"UNLOADING": "unloading", "END": "unloaded"}
-_LENGTH = struct.Struct("<I")
 
 V2_DATATYPES: dict[str, str] = {
     "bool": "BOOL",
@@ -146,7 +141,7 @@ def decode_inputs(request: V2InferRequest, binary: bytes) -> V2Inputs:
             raw = _binary_chunk(tensor, binary, offset, size)
             offset += len(raw)
         if dtype is None:
-            decoded.encoded[tensor.name] = _bytes_elements(tensor, raw)
+            decoded.encoded[tensor.name] = v2_bytes.image_elements(tensor, raw)
         elif raw is not None:
             decoded.tensors[tensor.name] = _from_binary(tensor, dtype, raw)
         else:
@@ -181,65 +176,6 @@ def encoded_images(model: Model, inputs: V2Inputs, limit: int) -> list[bytes] | 
     if len(images) > limit:
         raise InvalidRequestError(f"at most {limit} images per request, got {len(images)}")
     return images
-
-
-def _bytes_elements(tensor: V2Tensor, raw: bytes | None) -> list[bytes]:
-    """The N encoded images of a BYTES input of shape [N] or [N, 1]."""
-    if not tensor.shape or tensor.shape[1:] not in ([], [1]) or tensor.shape[0] < 1:
-        raise InvalidRequestError(
-            f"input {tensor.name!r}: a BYTES input of images has shape [N] or [N, 1], "
-            f"not {tensor.shape}"
-        )
-    if raw is not None:
-        elements = _length_prefixed(tensor.name, raw)
-    elif tensor.data is None:
-        raise InvalidRequestError(f"input {tensor.name!r} has neither data nor binary_data_size")
-    else:
-        elements = [
-            _from_base64(item, f"input {tensor.name!r} data[{i}]")
-            for i, item in enumerate(_flat(tensor.data))
-        ]
-    if len(elements) != tensor.shape[0]:
-        raise InvalidRequestError(
-            f"input {tensor.name!r}: {len(elements)} elements do not fill shape {tensor.shape}"
-        )
-    return elements
-
-
-def _length_prefixed(name: str, raw: bytes) -> list[bytes]:
-    """Triton's serialized BYTES tensor: each element's uint32 LE length, then its bytes."""
-    elements: list[bytes] = []
-    offset = 0
-    while offset < len(raw):
-        if offset + _LENGTH.size > len(raw):
-            raise InvalidRequestError(f"input {name!r}: binary BYTES data ends inside a length")
-        (length,) = _LENGTH.unpack_from(raw, offset)
-        offset += _LENGTH.size
-        if offset + length > len(raw):
-            raise InvalidRequestError(
-                f"input {name!r}: element {len(elements)} claims {length} bytes, "
-                f"{len(raw) - offset} remain"
-            )
-        elements.append(raw[offset : offset + length])
-        offset += length
-    return elements
-
-
-def _flat(data: Sequence[Any]) -> Iterator[Any]:
-    for item in data:
-        if isinstance(item, list):
-            yield from _flat(item)
-        else:
-            yield item
-
-
-def _from_base64(item: Any, where: str) -> bytes:
-    if not isinstance(item, str):
-        raise InvalidRequestError(f"{where} must be a base64 string, not {type(item).__name__}")
-    try:
-        return base64.b64decode(item, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidRequestError(f"{where} is not valid base64: {exc}") from exc
 
 
 def _element_count(tensor: V2Tensor) -> int:
@@ -293,60 +229,19 @@ def select_outputs(
         array = outputs[wanted.name]
         count = (wanted.parameters or {}).get("classification")
         if count is not None:
-            array = classification(wanted.name, array, _class_count(count), _labels(model))
+            array = classification(wanted.name, array, class_count(count), _labels(model))
         chosen.append((wanted.name, array, _wants_binary(request, wanted)))
     return chosen
-
-
-def _class_count(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise InvalidRequestError(f"classification must be a positive integer, not {value!r}")
-    return value
 
 
 def _labels(model: Model) -> Sequence[str]:
     return model.spec.card.labels or ()
 
 
-def classification(
-    name: str, scores: NDArray[Any], count: int, labels: Sequence[str]
-) -> NDArray[np.object_]:
-    """Triton's classification extension: [N, min(count, C)] `"score:index:label"` strings.
-
-    The top entries of each row by raw value (ties: lower index first). The score is
-    the raw output value as Triton prints it (C++ `std::to_string`: six decimals for
-    floats); the label is the model's when the output has one column per label, and is
-    left out otherwise (as Triton does without a label file).
-    """
-    if scores.ndim != 2 or scores.dtype.kind not in "biuf":
-        raise InvalidRequestError(
-            f"classification needs a numeric [batch, classes] output; {name!r} is "
-            f"{_datatype(scores)} {list(scores.shape)}"
-        )
-    named = len(labels) == scores.shape[1]
-    order = np.argsort(-scores.astype(np.float64), axis=1, kind="stable")[:, :count]
-    floating = scores.dtype.kind == "f"
-    strings = [
-        f"{_score_text(row[index], floating)}:{index}" + (f":{labels[index]}" if named else "")
-        for row, indices in zip(scores, order, strict=True)
-        for index in indices.tolist()
-    ]
-    return np.array(strings, dtype=object).reshape(order.shape)
-
-
-def _score_text(value: Any, floating: bool) -> str:
-    """C++ `std::to_string`: `%f` for floating point, plain digits for integers."""
-    return f"{float(value):f}" if floating else str(int(value))
-
-
 def _datatype(array: NDArray[Any]) -> str:
     if array.dtype == np.object_:
         return BYTES
     return V2_DATATYPES.get(array.dtype.name, array.dtype.name.upper())
-
-
-def _element_bytes(item: Any) -> bytes:
-    return item if isinstance(item, bytes) else str(item).encode()
 
 
 def _tensor_entry(name: str, array: NDArray[Any], as_binary: bool) -> tuple[dict[str, Any], bytes]:
@@ -358,8 +253,7 @@ def _tensor_entry(name: str, array: NDArray[Any], as_binary: bool) -> tuple[dict
         entry["data"] = flat.tolist() if is_bytes else flat
         return entry, b""
     if is_bytes:
-        encoded = [_element_bytes(item) for item in flat]
-        raw = b"".join(_LENGTH.pack(len(item)) + item for item in encoded)
+        raw = v2_bytes.pack([v2_bytes.element_bytes(item) for item in flat])
     else:
         raw = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
     entry["parameters"] = {"binary_data_size": len(raw)}
@@ -388,32 +282,3 @@ def encode_response(
     if not chunks:
         return header, None
     return header + b"".join(chunks), len(header)
-
-
-def parse_index_request(body: bytes) -> bool:
-    """Whether a repository index request asks for ready models only (`{"ready": true}`)."""
-    if not body.strip():
-        return False
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequestError(f"request body is not valid JSON: {exc}") from exc
-    ready = document.get("ready", False) if isinstance(document, dict) else None
-    if not isinstance(ready, bool):
-        raise InvalidRequestError('send an empty body or {"ready": true | false}')
-    return ready
-
-
-def repository_index(statuses: Sequence[Status], ready_only: bool = False) -> list[dict[str, str]]:
-    """Triton's model repository index: one entry per version the repository knows."""
-    entries = []
-    for status in statuses:
-        state = INDEX_STATES.get(status.state, "UNAVAILABLE")
-        if ready_only and state != "READY":
-            continue
-        failed = status.state == "FAILED"
-        reason = (status.error or "") if failed else INDEX_REASONS.get(status.state, "")
-        entries.append(
-            {"name": status.name, "version": str(status.version), "state": state, "reason": reason}
-        )
-    return entries

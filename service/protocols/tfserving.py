@@ -23,10 +23,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from service.api.routes.classify import decode_b64
 from service.errors import InvalidRequestError
 from service.ports import Model, Status, TensorSpec
-from service.tasks.classify import binding_of
+from service.tasks.classify import binding_of, decode_b64
 
 DEFAULT_SIGNATURE = "serving_default"
 PREDICT_METHOD = "tensorflow/serving/predict"

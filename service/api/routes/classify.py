@@ -5,8 +5,6 @@ Images come as the raw body, as multipart `file` parts, or as JSON
 module reads the request and validates its options.
 """
 
-import base64
-import binascii
 from typing import Annotated, Any
 
 import orjson
@@ -20,7 +18,7 @@ from service.config import Settings
 from service.errors import InvalidRequestError, UnsupportedMediaTypeError
 from service.preprocessing.images import SUPPORTED_MEDIA_TYPES
 from service.schemas import ClassifyResponse
-from service.tasks.classify import ClassifyParams, Upload, classify
+from service.tasks.classify import ClassifyParams, Upload, classify, decode_b64
 
 router = APIRouter(tags=["inference"])
 
@@ -96,16 +94,6 @@ def b64_uploads(body: bytes, limit: int) -> list[Upload]:
     if len(images) > limit:
         raise InvalidRequestError(f"at most {limit} images per request, got {len(images)}")
     return [Upload(None, decode_b64(item, f"images[{i}]")) for i, item in enumerate(images)]
-
-
-def decode_b64(item: object, where: str) -> bytes:
-    """The bytes of a `{"b64": "..."}` object; a clear 422 for anything else."""
-    if not isinstance(item, dict) or set(item) != {"b64"} or not isinstance(item["b64"], str):
-        raise InvalidRequestError(f'{where} must be {{"b64": "<base64 image>"}}')
-    try:
-        return base64.b64decode(item["b64"], validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidRequestError(f"{where}.b64 is not valid base64: {exc}") from exc
 
 
 async def read_uploads(request: Request, settings: Settings) -> tuple[list[Upload], bool]:

@@ -15,11 +15,11 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from service.api.deps import LifecycleDep, RepositoryDep, ResolverDep, SettingsDep
-from service.api.routes.tfserving import image_inputs
 from service.config import Settings
 from service.errors import NotReadyError
-from service.protocols import kserve_v2
+from service.protocols import kserve_v2, v2_repository
 from service.responses import FastJSONResponse
+from service.tasks.classify import image_inputs
 
 router = APIRouter(tags=["kserve-v2"])
 health_router = APIRouter(tags=["kserve-v2"])
@@ -160,5 +160,5 @@ async def infer_version(
 async def repository_index(request: Request, repository: RepositoryDep) -> FastJSONResponse:
     """Every version found, as Triton lists them: READY, LOADING or UNAVAILABLE with the
     reason. An optional `{"ready": true}` body keeps only the READY ones."""
-    ready_only = kserve_v2.parse_index_request(await request.body())
-    return FastJSONResponse(kserve_v2.repository_index(repository.statuses(), ready_only))
+    ready_only = v2_repository.parse_index_request(await request.body())
+    return FastJSONResponse(v2_repository.repository_index(repository.statuses(), ready_only))

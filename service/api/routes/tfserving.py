@@ -11,16 +11,15 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Request
-from numpy.typing import NDArray
 
 from service.api.deps import ContextDep, RepositoryDep, ResolverDep, SettingsDep
 from service.config import Settings
 from service.errors import InvalidRequestError
-from service.ports import Model, Repository, Status
+from service.ports import Repository, Status
 from service.protocols import tfserving
 from service.responses import FastJSONResponse
 from service.runtime.errors import ModelNotFoundError, VersionNotFoundError
-from service.tasks.classify import Upload, binding_of, image_batch, prepare_uploads
+from service.tasks.classify import image_inputs
 
 router = APIRouter(tags=["tensorflow-serving"])
 
@@ -84,16 +83,6 @@ async def model_version_metadata(
     name: NamePath, version: VersionPath, resolver: ResolverDep
 ) -> FastJSONResponse:
     return FastJSONResponse(tfserving.metadata(resolver.get(name, version)))
-
-
-async def image_inputs(
-    model: Model, images: list[bytes], max_pixels: int
-) -> dict[str, NDArray[Any]]:
-    """Encoded images as the model's input batch, through its own preprocessing."""
-    binding = binding_of(model)
-    uploads = [Upload(None, data) for data in images]
-    prepared = await prepare_uploads(uploads, binding, max_pixels=max_pixels)
-    return {binding.input: image_batch(binding, prepared)}
 
 
 async def _predict(

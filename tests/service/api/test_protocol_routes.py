@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from service.preprocessing.images import prepare_image
-from service.protocols import kserve_v2
+from service.protocols import kserve_v2, v2_classification
 from tests.service.api.fakes import FakeStatus
 from tests.service.api.util import assert_problem, png_bytes
 
@@ -491,14 +491,14 @@ def test_v2_classification_needs_a_2d_output(client):
 
 def test_classification_formats_values_as_triton_does():
     scores = np.array([[3, 200, 7]], np.uint8)
-    assert kserve_v2.classification("x", scores, 2, ["a", "b", "c"]).tolist() == [
+    assert v2_classification.classification("x", scores, 2, ["a", "b", "c"]).tolist() == [
         ["200:1:b", "7:2:c"]
     ]
     floats = np.array([[1e-7, -2.5, 12345.678]], np.float32)
-    assert kserve_v2.classification("x", floats, 5, ["a"]).tolist() == [
+    assert v2_classification.classification("x", floats, 5, ["a"]).tolist() == [
         ["12345.677734:2", "0.000000:0", "-2.500000:1"]
     ]
-    assert kserve_v2.classification("x", np.zeros((0, 4), np.float32), 2, ()).shape == (0, 2)
+    assert v2_classification.classification("x", np.zeros((0, 4), np.float32), 2, ()).shape == (0, 2)
 
 
 # -- model repository extension, metadata of failed models ------------------------------
