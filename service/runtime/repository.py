@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from service.card import CardError, read_card
 from service.runtime.devices import device_info, resolve_device
 from service.runtime.discovery import (
     Snapshot,
@@ -246,6 +247,7 @@ class ModelRepository:
                 path, files = found[key]
                 entry = self._new_entry(key, path, files)
                 entry.state, entry.error = "END", f"not served: version policy {policy!r}"
+                entry.card = _card_or_none(path)
 
     def _wanted(self, found: Found, stable: set[VersionKey]) -> set[VersionKey]:
         """Versions the policy wants among those loaded or loadable now."""
@@ -341,3 +343,12 @@ class ModelRepository:
         self._refresh_default(entry.name)
         logger.info("%s v%d unloaded", entry.name, entry.version)
         self._observer.model_unloaded(entry.name, entry.version)
+
+
+def _card_or_none(version_dir: Path) -> dict[str, Any] | None:
+    """A version's card as written, for listing a version that is not loaded."""
+    try:
+        card = read_card(version_dir)
+    except CardError:
+        return None
+    return card.to_json() if card is not None else None

@@ -68,7 +68,11 @@ def browser(playwright_api: Any) -> Iterator[Any]:
 def server(browser: Any) -> Iterator[LiveServer]:
     """The real service over the repo's models/ (only started once a browser exists)."""
     settings = Settings(
-        models_dir=MODELS_DIR, poll_interval_s=0, log_format="text", log_level="WARNING"
+        models_dir=MODELS_DIR,
+        poll_interval_s=0,
+        log_format="text",
+        log_level="WARNING",
+        default_models={"classify": "fashion_cnn"},
     )
     with serve_in_thread(settings) as live:
         yield live

@@ -36,6 +36,11 @@ def fashion_png(tmp_path: Path, label: int) -> Path:
     return path
 
 
+def test_the_service_default_model_is_preselected(page):
+    assert page.locator("#classify-model").input_value() == "fashion_cnn"
+    assert page.locator("#generate-model").input_value() == "mnist_cgan"  # the only one
+
+
 def test_uploaded_fashion_image_gets_its_label(page, tmp_path, artifacts):
     page.select_option("#classify-model", "fashion_mlp")
     page.set_input_files("#classify-file", str(fashion_png(tmp_path, TROUSER)))
@@ -46,6 +51,7 @@ def test_uploaded_fashion_image_gets_its_label(page, tmp_path, artifacts):
     seen = page.locator("#classify-input")
     seen.wait_for()
     assert seen.evaluate("(img) => [img.naturalWidth, img.naturalHeight]") == [28, 28]
+    expect(page.locator("#classify-seen-size")).to_have_text("28\u00d728")
     page.locator("#classify").screenshot(path=str(artifacts / "classify-upload.png"))
     page.select_option("#classify-polarity", "invert")  # classifies the same image again
     expect(page.locator("#classify-seen figcaption")).to_contain_text("(colours inverted)")
