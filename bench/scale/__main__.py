@@ -1,0 +1,106 @@
+"""`python -m bench.scale`: the fault table of issue 13 against a running scale stack.
+
+Started by scripts/scale_e2e.sh once the stack is up and every replica is ready; prints
+the table (Markdown) and writes every row as JSON next to the load records. Exits 1 when
+any row fails. `--short` is the CI run: 15 s of load per row instead of 60.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bench.scale.faults import Faults, Plan, save
+from bench.scale.report import Counts, Row, table
+from bench.scale.stack import Stack, StackError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--short", action="store_true", help="15 s per row (CI)")
+    parser.add_argument("--duration", type=float, help="seconds of load per row")
+    parser.add_argument("--project", default="kerasserve-scale")
+    parser.add_argument("--compose-file", action="append", type=Path, required=True)
+    parser.add_argument("--models-dir", type=Path, required=True)
+    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--lb-port", type=int, default=18080)
+    parser.add_argument("--stats-port", type=int, default=18404)
+    parser.add_argument("--prometheus-port", type=int, default=19090)
+    parser.add_argument("--poll-interval", type=float, default=5.0)
+    parser.add_argument("--only", help="comma list of row names to run (for debugging)")
+    return parser.parse_args(argv)
+
+
+def _rows(faults: Faults) -> list[tuple[str, Callable[[], list[Row]]]]:
+    def straight() -> list[Row]:
+        replica = faults._pick("api")
+        quiet_row, quiet = faults.quiet_replica(replica)
+        return [quiet_row, faults.overload(replica, quiet)]
+
+    return [
+        # The overload rows compare with the c=64 run just before them: on a shared
+        # machine, a figure from minutes earlier may come from different neighbours.
+        ("quiet", lambda: [faults.quiet_load()]),
+        ("overload", lambda: [faults.overload()]),
+        ("straight", straight),
+        ("slow", lambda: [faults.slow_clients()]),
+        ("version", lambda: [faults.new_version()]),
+        ("damaged", lambda: [faults.damaged_version()]),
+        ("rolling", lambda: [faults.rolling_restart()]),
+        ("kill", lambda: [faults.kill_replica()]),
+        ("worker", lambda: [faults.kill_worker()]),
+        ("memory", lambda: [faults.memory_limit()]),
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    stack = Stack(
+        project=args.project,
+        compose_files=[path.resolve() for path in args.compose_file],
+        root=ROOT,
+        lb_port=args.lb_port,
+        stats_port=args.stats_port,
+        prometheus_port=args.prometheus_port,
+        models_dir=args.models_dir,
+        env=dict(os.environ),
+    )
+    duration = args.duration or (15.0 if args.short else 60.0)
+    plan = Plan(
+        duration_s=duration,
+        warmup_s=3.0 if duration < 30 else 10.0,
+        poll_interval_s=args.poll_interval,
+        body=ROOT / "bench" / "data" / "fashion.png",
+        expect='"label":"',
+        work=args.work,
+    )
+    faults = Faults(stack, plan)
+    wanted = set(args.only.split(",")) if args.only else None
+    rows: list[Row] = []
+    for name, run in _rows(faults):
+        if wanted is not None and name not in wanted and name != "quiet":
+            continue
+        began = time.time()
+        try:
+            new = run()
+        except (StackError, OSError) as exc:
+            new = [Row(name, Counts(0, 0, 0, 0, {}, 0.0, 0.0, 0.0), problems=[str(exc)])]
+        for row in new:
+            verdict = "pass" if row.passed else "FAIL"
+            outcomes = json.dumps(row.counts.outcomes)
+            took = time.time() - began
+            print(f"scale e2e: {row.fault}: {verdict} ({took:.0f} s) {outcomes}", flush=True)
+        rows += new
+        save(rows, args.work / "rows.json")
+    print(table(rows))
+    return 0 if all(row.passed for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
