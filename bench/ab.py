@@ -1,0 +1,139 @@
+"""A/B two revisions of kerasserve on the same requests, interleaved, in one run.
+
+    python -m bench.ab --base a082ccc [--head WORKTREE_OR_REV] [--rounds 2]
+
+Each revision is checked out into a git worktree under bench/.ab/ (the head defaults
+to this checkout) and served with the project's venv, one at a time on the same port
+and the same committed models. Rounds alternate A, B, A, B... so drift on a shared
+machine (other load, thermal state) hits both sides alike; the report gives each
+side's median over rounds and the B/A ratio. Benchmarks are not tests: CI never runs
+this.
+"""
+
+import argparse
+import logging
+import statistics
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import procs, wrk
+
+logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data"
+WORKTREES = ROOT / "bench" / ".ab"
+KERASSERVE = ROOT / ".venv" / "bin" / "python"
+
+TARGETS = {
+    "mlp": wrk.Target("/v1/classify?model=fashion_mlp", DATA / "fashion.png"),
+    "cnn": wrk.Target("/v1/classify?model=mnist_lenet", DATA / "digit.png"),
+    "generate16": wrk.Target("/v1/generate?model=mnist_cgan&n=16&seed=1&format=png", method="GET"),
+}
+
+
+@dataclass(frozen=True)
+class Side:
+    label: str
+    tree: Path
+
+
+def checkout(revision: str) -> Path:
+    """A worktree of ``revision`` (reused when it is already there)."""
+    tree = WORKTREES / revision
+    if not tree.exists():
+        WORKTREES.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), revision],
+            check=True,
+            capture_output=True,
+        )
+    return tree
+
+
+def serve(side: Side, port: int, log: Path, workers: int) -> procs.Server:
+    """The side's code (PYTHONPATH first) over this checkout's models."""
+    argv = [
+        str(KERASSERVE), "-m", "service.cli", "serve", "--host", "127.0.0.1",
+        "--port", str(port), "--models-dir", str(ROOT / "models"),
+        "--poll-interval-s", "0", "--workers", str(workers), "--log-level", "WARNING",
+    ]  # fmt: skip
+    server = procs.Server(argv, log, side.tree, {"PYTHONPATH": str(side.tree)})
+    server.start()
+    server.wait_ready(f"http://127.0.0.1:{port}/readyz", timeout_s=300)
+    return server
+
+
+def measure(
+    sides: list[Side], scenarios: list[str], options: argparse.Namespace
+) -> dict[tuple[str, str], list[wrk.WrkResult]]:
+    results: dict[tuple[str, str], list[wrk.WrkResult]] = {}
+    base_url = f"http://127.0.0.1:{options.port}"
+    with tempfile.TemporaryDirectory() as scratch:
+        for round_index in range(options.rounds):
+            order = sides if round_index % 2 == 0 else list(reversed(sides))
+            for side in order:
+                log = Path(scratch) / f"{side.label}-{round_index}.log"
+                server = serve(side, options.port, log, options.workers)
+                try:
+                    for scenario in scenarios:
+                        target = TARGETS[scenario]
+                        wrk.run(base_url, target, options.connections, options.warmup_s)
+                        result = wrk.run(base_url, target, options.connections, options.seconds)
+                        results.setdefault((side.label, scenario), []).append(result)
+                        logger.info(
+                            "%s %s round %d: %.0f req/s, p99 %.1f ms, errors %d",
+                            side.label, scenario, round_index, result.rps,
+                            result.p99_ms, result.errors,
+                        )  # fmt: skip
+                finally:
+                    server.stop()
+    return results
+
+
+def report(
+    sides: list[Side], scenarios: list[str], results: dict[tuple[str, str], list[wrk.WrkResult]]
+) -> str:
+    base, head = sides
+    lines = [
+        f"| scenario | {base.label} req/s | {head.label} req/s | ratio | "
+        f"{base.label} p99 ms | {head.label} p99 ms | errors |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for scenario in scenarios:
+        a, b = results[(base.label, scenario)], results[(head.label, scenario)]
+        rps_a = statistics.median(r.rps for r in a)
+        rps_b = statistics.median(r.rps for r in b)
+        p99_a = statistics.median(r.p99_ms for r in a)
+        p99_b = statistics.median(r.p99_ms for r in b)
+        errors = sum(r.errors for r in a + b)
+        lines.append(
+            f"| {scenario} | {rps_a:,.0f} | {rps_b:,.0f} | {rps_b / rps_a:.3f} | "
+            f"{p99_a:.1f} | {p99_b:.1f} | {errors} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", required=True, help="git revision to compare against")
+    parser.add_argument("--head", default=None, help="git revision (default: this checkout)")
+    parser.add_argument("--scenarios", default="mlp,cnn,generate16")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--warmup-s", type=float, default=5.0)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--port", type=int, default=18600)
+    options = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    head_tree = ROOT if options.head is None else checkout(options.head)
+    sides = [Side(options.base, checkout(options.base)), Side(options.head or "HEAD", head_tree)]
+    scenarios = options.scenarios.split(",")
+    print(report(sides, scenarios, measure(sides, scenarios, options)))
+
+
+if __name__ == "__main__":
+    main()
