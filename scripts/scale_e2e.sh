@@ -41,6 +41,7 @@ COMPOSE=(docker-compose -p "$PROJECT" -f docker-compose.yml -f docker-compose.sc
 PYTHON=.venv/bin/python
 [[ -x $PYTHON ]] || PYTHON=python3
 STARTED_DOCKERD=""
+BUILT_PROMETHEUS=""
 UP=""
 START=$(date +%s)
 
@@ -55,7 +56,7 @@ cleanup() {
     "${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1
   fi
   if [[ -n $DOCKER && -z ${SCALE_KEEP:-} ]] && "$DOCKER" info >/dev/null 2>&1; then
-    "$DOCKER" rmi "$API_IMAGE" "$LB_IMAGE" >/dev/null 2>&1
+    "$DOCKER" rmi "$API_IMAGE" "$LB_IMAGE" ${BUILT_PROMETHEUS:+"$PROMETHEUS_IMAGE"} >/dev/null 2>&1
   fi
   if [[ -n $STARTED_DOCKERD ]]; then
     kill "$STARTED_DOCKERD" 2>/dev/null
@@ -107,8 +108,10 @@ build() {  # build <tag> <dockerfile> <context>
 }
 build "$API_IMAGE" Dockerfile .
 build "$LB_IMAGE" deploy/haproxy/Dockerfile deploy/haproxy
-"$DOCKER" image inspect "$PROMETHEUS_IMAGE" >/dev/null 2>&1 \
-  || build "$PROMETHEUS_IMAGE" deploy/e2e/prometheus.Dockerfile deploy/e2e
+if ! "$DOCKER" image inspect "$PROMETHEUS_IMAGE" >/dev/null 2>&1; then
+  build "$PROMETHEUS_IMAGE" deploy/e2e/prometheus.Dockerfile deploy/e2e
+  BUILT_PROMETHEUS=1
+fi
 log "images built after $(($(date +%s) - START)) s"
 
 # --- the shared models directory and a faster-scraping Prometheus configuration ----

@@ -17,7 +17,7 @@ class Counts:
     shed: int  # 503 with Retry-After
     failed: int  # everything else: other statuses, 503 without Retry-After, no answer
     outcomes: dict[str, int]
-    ok_per_s: float
+    ok_per_s: float  # 200s completed while requests were being sent, per second
     p99_s: float  # of the 200s
     max_s: float  # of every request, answered or not
 
@@ -28,21 +28,26 @@ class Counts:
 def count(records: Records, start: float = 0.0, end: float = float("inf")) -> Counts:
     """Counts of the requests *sent* between ``start`` and ``end`` (s into the run)."""
     outcomes: Counter[str] = Counter()
-    ok_latencies, shed, failed, first, last, worst = [], 0, 0, float("inf"), 0.0, 0.0
+    ok_ends, ok_latencies, shed, failed, worst = [], [], 0, 0, 0.0
+    first, last = float("inf"), 0.0  # first and last request sent
     for sent, latency, status, retry_after in zip(
         records.started, records.latency, records.status, records.retry_after, strict=True
     ):
         if not start <= sent < end:
             continue
         outcomes[ERROR_NAMES.get(status, str(status))] += 1
-        first, last, worst = min(first, sent), max(last, sent + latency), max(worst, latency)
+        first, last, worst = min(first, sent), max(last, sent), max(worst, latency)
         if status == 200:
             ok_latencies.append(latency)
+            ok_ends.append(sent + latency)
         elif status == 503 and retry_after:
             shed += 1
         else:
             failed += 1
+    # Throughput as completions while the load was on: counting the answers still arriving
+    # after the last send over a longer span would make slow answers look like less work.
     span = last - first if last > first else 0.0
+    done = sum(1 for finished in ok_ends if finished <= last)
     ok_latencies.sort()
     return Counts(
         requests=sum(outcomes.values()),
@@ -50,7 +55,7 @@ def count(records: Records, start: float = 0.0, end: float = float("inf")) -> Co
         shed=shed,
         failed=failed,
         outcomes=dict(sorted(outcomes.items())),
-        ok_per_s=round(len(ok_latencies) / span, 1) if span else 0.0,
+        ok_per_s=round(done / span, 1) if span else 0.0,
         p99_s=round(percentile(ok_latencies, 0.99), 4),
         max_s=round(worst, 3),
     )

@@ -164,3 +164,15 @@ def test_the_table_says_which_rows_failed_and_why():
     assert "| fine | 3 | 3 | 0 | 0 |" in text and text.count("| pass |") == 1
     assert "| FAIL |" in text and "FAILED: it broke" in text and "never shown" not in text
     assert not bad.passed and good.passed
+
+
+def test_throughput_counts_answers_completed_while_the_load_was_on():
+    records = Records()
+    for index in range(100):  # one request every 0.1 s for 9.9 s, each answered in 0.05 s
+        records.add(index / 10, 0.05, 200)
+    assert count(records).ok_per_s == pytest.approx(99 / 9.9, rel=0.01)
+    # A closed loop at 2,000 connections: the last answers arrive seconds after the last
+    # send. They are not work done in the window and do not stretch it either.
+    records.add(9.9, 4.0, 200)
+    assert count(records).ok_per_s == pytest.approx(99 / 9.9, rel=0.01)
+    assert count(records).ok == 101
