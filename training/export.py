@@ -6,6 +6,7 @@ when the SavedModel, card and plots are all on disk, so a server polling
 overwritten: each export takes the next integer.
 """
 
+import logging
 import re
 import shutil
 import uuid
@@ -19,6 +20,9 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+logger = logging.getLogger(__name__)
+
+KERAS_FILE = "model.keras"
 VERSION_PATTERN = re.compile(r"^[1-9][0-9]*$")
 
 
@@ -108,3 +112,17 @@ def export_saved_model(
     if len(input_signature) > 1:
         signature = [{spec.name: spec for spec in input_signature}]
     model.export(str(path), format="tf_saved_model", input_signature=signature, verbose=False)
+    save_keras_native(model, path)
+
+
+def save_keras_native(model: keras.Model, path: Path) -> None:
+    """Keep ``model.keras`` beside the SavedModel so the version can be fine-tuned.
+
+    The service never reads it. A model Keras cannot serialise still exports
+    (the SavedModel is what serves); the warning says what is missing.
+    """
+    try:
+        model.save(path / KERAS_FILE)
+    except (TypeError, ValueError, NotImplementedError) as exc:
+        (path / KERAS_FILE).unlink(missing_ok=True)
+        logger.warning("exported %s without %s: %s", path.name, KERAS_FILE, exc)
