@@ -10,6 +10,7 @@ import keras
 import tensorflow as tf
 
 from training.datasets import ImageDataset, load_image_dataset
+from training.datasets.folders import FolderOptions, load_image_folder
 from training.devices import StrategyName
 from training.recipes import HParams, Recipe
 
@@ -31,6 +32,8 @@ class RunOptions:
         default_factory=lambda: shlex.join(["python", "-m", "training", *sys.argv[1:]])
     )
     work_dir: Path = Path(".cache/runs")
+    images: Path | None = None  # --images DIR: class folders instead of the recipe's dataset
+    folder: FolderOptions = field(default_factory=FolderOptions)
 
 
 @dataclass
@@ -43,6 +46,8 @@ class Trained:
     history: dict[str, list[float]]
     validation_score: float
     context: Any
+    # Additions to the card's sections, e.g. {"metrics": {...}, "training": {...}}.
+    extra: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,9 @@ def training_facts(trained: Trained, options: RunOptions) -> dict[str, Any]:
 
 
 def load_recipe_images(recipe: Recipe, options: RunOptions) -> ImageDataset:
-    """The recipe's image dataset, from the sources the options allow."""
+    """The recipe's image dataset, from the sources the options allow, or ``--images``."""
+    if options.images is not None:
+        return load_image_folder(options.images, options.folder, seed=options.seed)
     return load_image_dataset(
         recipe.dataset,  # type: ignore[arg-type]
         local_dir=options.data_dir,

@@ -14,6 +14,7 @@ from training import plots
 from training.callbacks import standard_callbacks
 from training.card import MNIST_IMAGE, build_card, plain_image, write_card
 from training.datasets import ImageDataset
+from training.datasets.folders import FolderDataset
 from training.evaluate import evaluate_classifier, to_pixels
 from training.export import (
     classifier_serving_model,
@@ -70,6 +71,8 @@ def image_facts(data: ImageDataset) -> tuple[ImageSpec, str]:
     """
     if data.name in MNIST_FAMILY:
         return MNIST_IMAGE, MNIST_PREPROCESSING
+    if isinstance(data, FolderDataset) and data.image is not None:
+        return data.image, data.preprocessing
     spec = plain_image(data.image_shape)
     height, width, channels = data.image_shape
     return spec, (
@@ -179,6 +182,7 @@ class ClassifyTask:
             metrics, matrix = evaluate_classifier(staged.staging, data.x_test, data.y_test)
             metrics["best_val_loss"] = round(trained.validation_score, 4)
             metrics["epochs_trained"] = len(trained.history["loss"])
+            metrics.update(trained.extra.get("metrics", {}))
             plots.learning_curves(trained.history, staged.staging / "learning_curves.png")
             plots.confusion_matrix_plot(
                 matrix, data.labels, staged.staging / "confusion_matrix.png"
@@ -193,7 +197,7 @@ class ClassifyTask:
                 preprocessing=preprocessing,
                 metrics=metrics,
                 data=dataset_facts(data, options),
-                training=training_facts(trained, options),
+                training={**training_facts(trained, options), **trained.extra.get("training", {})},
                 task_params={
                     "image_shape": list(data.image_shape),
                     "num_classes": data.num_classes,
