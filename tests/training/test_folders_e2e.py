@@ -1,5 +1,7 @@
-"""Your own folders, end to end: 40x40 RGB PNGs -> ``train --images`` -> export -> a real
-server -> held-out files classified right through ``/v1/classify``, no card edited."""
+"""Your own folders, end to end: 40x40 RGB PNGs -> ``train --images`` and ``finetune
+--images`` (from the committed 28x28 gray fashion_mlp, so the adapters are in play) ->
+export -> a real server -> held-out files classified right through ``/v1/classify``,
+no card edited."""
 
 import httpx
 import numpy as np
@@ -9,7 +11,7 @@ from service.config import Settings
 from tests.service.api.conftest import LIVE_SETTINGS
 from tests.service.api.live import serve_in_thread
 from tests.training.conftest import run_cli
-from tests.training.test_zoo import FIXTURES
+from tests.training.test_zoo import FIXTURES, MODELS
 from training.card import read_card
 from training.datasets.formats import FASHION_NPM_LAYOUT, read_npm_tarball
 from training.export import KERAS_FILE
@@ -58,17 +60,31 @@ def test_folders_train_export_serve(tmp_path):
         "antialias": False, "scale": "unit", "polarity": "keep",
     }  # fmt: skip
     assert (version / KERAS_FILE).is_file()
+    run_cli(
+        "finetune", "--base", str(MODELS / "fashion_mlp" / "1"), "--images",
+        str(tmp_path / "items"), "--image-size", "40x40", "--name", "items_ft",
+        "--unfreeze", "2", "--models-dir", str(models), "--set", "epochs=15",
+        "--set", "fine_tune_epochs=3", "--set", "batch_size=8", "--set", "patience=15",
+        "--verbose", "0", cwd=tmp_path,
+    )  # fmt: skip
+    tuned = read_card(models / "items_ft" / "1")
+    assert tuned["image"] == card["image"]
+    assert tuned["training"]["adapters"] == ["adapt_channels", "adapt_resize"]
     with serve_in_thread(Settings(models_dir=models, **LIVE_SETTINGS)) as server:
-        answers = [
-            httpx.post(
-                f"{server.url}/v1/classify",
-                params={"model": "items"},
-                content=path.read_bytes(),
-                headers={"Content-Type": "image/png"},
-                timeout=30,
-            )
-            for path, _ in held_out
-        ]
-    assert all(answer.status_code == 200 for answer in answers), answers[0].text
-    predicted = [answer.json()["results"][0]["top_k"][0]["label"] for answer in answers]
-    assert predicted == [name for _, name in held_out]
+        for model in ("items", "items_ft"):
+            answers = [classify(server.url, model, path) for path, _ in held_out]
+            assert [a["results"][0]["top_k"][0]["label"] for a in answers] == [
+                name for _, name in held_out
+            ], model
+
+
+def classify(url, model, path):
+    response = httpx.post(
+        f"{url}/v1/classify",
+        params={"model": model},
+        content=path.read_bytes(),
+        headers={"Content-Type": "image/png"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()

@@ -103,6 +103,21 @@ def test_committed_classifiers_recognise_real_images(dataset, layout, tarball):
         pytest.skip(f"no committed {dataset} classifier")
 
 
+def test_transfer_beats_training_from_scratch():
+    """mnist_transfer/1: 1,000 MNIST digits, fine-tuned from fashion_cnn vs two scratch runs."""
+    version_dir = MODELS / "mnist_transfer" / "1"
+    if not version_dir.is_dir():
+        pytest.skip("mnist_transfer/1 is not committed")
+    card = read_card(version_dir)
+    scratch = card["metrics"]["baselines"]
+    assert set(scratch) == {"vgg_scratch", "lenet5_scratch"}
+    best = max(run["test_accuracy"] for run in scratch.values())
+    assert card["metrics"]["test_accuracy"] >= best + 0.01
+    assert card["data"]["split"]["train_used"] == 1000
+    assert card["training"]["base"] == "models/fashion_cnn/1"
+    assert (version_dir / "model.keras").is_file()
+
+
 def test_forecaster_figures_reproduce_from_disk():
     versions = [v for v in VERSIONS if read_card(v)["task"] == "forecast"]
     for version_dir in versions:
