@@ -37,17 +37,12 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def _rows(faults: Faults) -> list[tuple[str, Callable[[], list[Row]]]]:
-    def straight() -> list[Row]:
-        replica = faults._pick("api")
-        quiet_row, quiet = faults.quiet_replica(replica)
-        return [quiet_row, faults.overload(replica, quiet)]
-
     return [
         # The overload rows compare with the c=64 run just before them: on a shared
         # machine, a figure from minutes earlier may come from different neighbours.
         ("quiet", lambda: [faults.quiet_load()]),
-        ("overload", lambda: [faults.overload()]),
-        ("straight", straight),
+        ("overload", faults.overload),
+        ("straight", lambda: faults.overload(faults.pick("api"))),
         ("slow", lambda: [faults.slow_clients()]),
         ("version", lambda: [faults.new_version()]),
         ("damaged", lambda: [faults.damaged_version()]),
