@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train and export the whole zoo into models/ (CPU: about an hour on 2 cores).
+# Train and export the whole zoo into models/ (CPU: about two hours on 2 cores).
 # The generator is judged by mnist_lenet, so the classifiers come first.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -87,11 +87,11 @@ RECIPES: dict[str, Recipe] = {
             "Dropout 0.5; BatchNorm where the paper had local response normalisation",
             {
                 **_CLASSIFIER_DEFAULTS,
-                "epochs": 12,
+                "epochs": 20,
                 "dropout": 0.5,
-                "patience": 12,
+                "patience": 20,
                 "schedule": "cosine",
-                "augment": "flip",
+                "augment": "flip_shift",
             },
         ),
         Recipe(
@@ -104,9 +104,9 @@ RECIPES: dict[str, Recipe] = {
             "pooling, a 128-unit head; BatchNorm after every convolution",
             {
                 **_CLASSIFIER_DEFAULTS,
-                "epochs": 12,
+                "epochs": 20,
                 "dropout": 0.4,
-                "patience": 12,
+                "patience": 20,
                 "schedule": "cosine",
                 "augment": "flip",
             },
