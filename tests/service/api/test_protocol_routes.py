@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from service.preprocessing.images import prepare_image
-from service.protocols import kserve_v2, v2_classification
+from service.protocols import v2_classification
 from tests.service.api.fakes import FakeStatus
 from tests.service.api.util import assert_problem, png_bytes
 
@@ -498,7 +498,10 @@ def test_classification_formats_values_as_triton_does():
     assert v2_classification.classification("x", floats, 5, ["a"]).tolist() == [
         ["12345.677734:2", "0.000000:0", "-2.500000:1"]
     ]
-    assert v2_classification.classification("x", np.zeros((0, 4), np.float32), 2, ()).shape == (0, 2)
+    assert v2_classification.classification("x", np.zeros((0, 4), np.float32), 2, ()).shape == (
+        0,
+        2,
+    )
 
 
 # -- model repository extension, metadata of failed models ------------------------------
