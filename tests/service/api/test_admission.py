@@ -23,7 +23,7 @@ class GatedApp:
         self.started: list[str] = []
         self.release: dict[str, asyncio.Event] = {}
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         name = scope["path"]
         self.started.append(name)
         event = self.release.setdefault(name, asyncio.Event())
@@ -185,7 +185,7 @@ def test_the_app_holds_inference_back_and_still_answers_probes(make_client, fake
             await asyncio.sleep(0.005)
         return await original(inputs, timeout_s=timeout_s)
 
-    model.infer = held  # type: ignore[method-assign]
+    model.infer = held
     client = make_client(max_active_requests=1, max_waiting_requests=1, admission_timeout_s=0.2)
     post = partial(
         client.post,

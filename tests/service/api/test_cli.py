@@ -5,8 +5,10 @@ import logging
 import os
 
 import pytest
+import uvicorn
 
 from service import cli
+from service.config import Settings
 
 
 def test_serve_flags_become_settings(monkeypatch, tmp_path):
@@ -95,8 +97,8 @@ def test_inspect_prints_the_resolved_spec_and_writes_it(tmp_path, capsys):
 
 def test_several_workers_each_build_their_app_with_logging(monkeypatch, tmp_path):
     calls: list[tuple[str, dict[str, object]]] = []
-    monkeypatch.setattr(cli.uvicorn, "run", lambda app, **options: calls.append((app, options)))
-    cli.serve(cli.Settings(models_dir=tmp_path, workers=2))
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))
+    cli.serve(Settings(models_dir=tmp_path, workers=2))
     ((target, options),) = calls
     assert (target, options["factory"], options["workers"]) == ("service.cli:worker_app", True, 2)
     # uvicorn's 5 s ping deadline kills workers still starting on a busy machine.
@@ -106,5 +108,5 @@ def test_several_workers_each_build_their_app_with_logging(monkeypatch, tmp_path
     monkeypatch.setattr(cli, "configure_logging", lambda *args: configured.append(args))
     monkeypatch.setattr(os, "environ", {"KERASSERVE_MODELS_DIR": str(tmp_path)})
     monkeypatch.setattr("service.main.create_app", lambda settings: ("app", settings.models_dir))
-    assert cli.worker_app() == ("app", tmp_path)
+    assert cli.worker_app() == ("app", tmp_path)  # type: ignore[comparison-overlap]
     assert configured == [("json", "INFO")]
