@@ -13,6 +13,7 @@ import importlib.util
 import json
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import uvicorn
 from pydantic import ValidationError
+from uvicorn.supervisors import Multiprocess
 
 from service.config import Settings
 from service.logs import configure_logging
@@ -39,6 +41,12 @@ logger = logging.getLogger(__name__)
 # two shared cores: every new worker killed, again and again); a dead worker is still
 # replaced at once. Kept below compose's stop_grace_period, as SIGTERM waits on the ping.
 WORKER_HEALTHCHECK_S = 20
+
+# libuv, under uvloop, accepts one connection per event-loop iteration, and an iteration
+# under load takes tens of milliseconds: 2,000 clients connecting at once waited in the
+# kernel's accept queue for up to 40 s (measured), past any client timeout. The
+# listening socket goes to the server as several descriptors; each accepts one per turn.
+ACCEPT_HANDLES = 16
 
 _FLAGS: dict[str, tuple[type, str]] = {
     "host": (str, "address to bind (default 127.0.0.1)"),
@@ -114,20 +122,27 @@ def serve(settings: Settings) -> None:
         # Each worker process builds its own app (and imports TensorFlow) from the
         # KERASSERVE_* environment; the parent never imports TensorFlow, so nothing of
         # its runtime is shared across processes.
-        uvicorn.run(
+        config = uvicorn.Config(
             "service.cli:worker_app",
             factory=True,
             workers=settings.workers,
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
             **_uvicorn_options(settings),
         )
+        Multiprocess(config, sockets=listening_sockets(config)).run()
         return
 
     from service.main import create_app  # TensorFlow comes in here, in this process only
 
     app = create_app(settings)
     config = uvicorn.Config(app, **_uvicorn_options(settings))
-    _Server(config, app.state.lifecycle).run()
+    _Server(config, app.state.lifecycle).run(sockets=listening_sockets(config))
+
+
+def listening_sockets(config: uvicorn.Config) -> list[socket.socket]:
+    """The bound socket, plus duplicates of it: one accept per descriptor per loop turn."""
+    sock = config.bind_socket()
+    return [sock, *(sock.dup() for _ in range(ACCEPT_HANDLES - 1))]
 
 
 def worker_app() -> "FastAPI":

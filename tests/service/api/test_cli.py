@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import socket
 
 import pytest
 import uvicorn
@@ -96,13 +97,23 @@ def test_inspect_prints_the_resolved_spec_and_writes_it(tmp_path, capsys):
 
 
 def test_several_workers_each_build_their_app_with_logging(monkeypatch, tmp_path):
-    calls: list[tuple[str, dict[str, object]]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))
+    started: list[tuple[uvicorn.Config, list[object]]] = []
+
+    class FakeMultiprocess:
+        def __init__(self, config: uvicorn.Config, sockets: list[object]) -> None:
+            started.append((config, sockets))
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr(cli, "Multiprocess", FakeMultiprocess)
+    monkeypatch.setattr(cli, "listening_sockets", lambda config: ["socket"])
     cli.serve(Settings(models_dir=tmp_path, workers=2))
-    ((target, options),) = calls
-    assert (target, options["factory"], options["workers"]) == ("service.cli:worker_app", True, 2)
+    ((config, sockets),) = started
+    assert (config.app, config.factory, config.workers) == ("service.cli:worker_app", True, 2)
+    assert sockets == ["socket"]
     # uvicorn's 5 s ping deadline kills workers still starting on a busy machine.
-    assert options["timeout_worker_healthcheck"] == cli.WORKER_HEALTHCHECK_S >= 15
+    assert config.timeout_worker_healthcheck == cli.WORKER_HEALTHCHECK_S >= 15
 
     configured: list[tuple[str, str]] = []
     monkeypatch.setattr(cli, "configure_logging", lambda *args: configured.append(args))
@@ -110,3 +121,19 @@ def test_several_workers_each_build_their_app_with_logging(monkeypatch, tmp_path
     monkeypatch.setattr("service.main.create_app", lambda settings: ("app", settings.models_dir))
     assert cli.worker_app() == ("app", tmp_path)  # type: ignore[comparison-overlap]
     assert configured == [("json", "INFO")]
+
+
+def test_the_listening_socket_is_handed_over_as_several_descriptors():
+    config = uvicorn.Config("service.cli:worker_app", host="127.0.0.1", port=0)
+    sockets = cli.listening_sockets(config)
+    try:
+        assert len(sockets) == cli.ACCEPT_HANDLES > 1
+        assert len({sock.fileno() for sock in sockets}) == len(sockets)
+        assert len({sock.getsockname() for sock in sockets}) == 1  # one socket, one queue
+        sockets[0].listen()  # the server's create_server() does this
+        with socket.create_connection(sockets[0].getsockname(), timeout=5):
+            accepted, _ = sockets[-1].accept()  # any descriptor takes from the same queue
+            accepted.close()
+    finally:
+        for sock in sockets:
+            sock.close()
