@@ -153,13 +153,16 @@ class AdmissionMiddleware:
         self.max_waiting = max_waiting
         self.timeout_s = timeout_s
         self.active = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        # (deadline, waiter), oldest first. A waiter's result says whether it got a slot.
+        # One timer expires them all from the front, instead of one timer per waiter.
+        self._waiters: deque[tuple[float, asyncio.Future[bool]]] = deque()
+        self._expiry: asyncio.TimerHandle | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in PROBE_PATHS or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        if self.active < self.max_active and not self._waiters:
+        if self.active < self.max_active and not self._live_waiters():
             self.active += 1
         elif not await self._wait_for_slot():
             await self._refuse(scope, receive, send)
@@ -172,33 +175,47 @@ class AdmissionMiddleware:
     async def _wait_for_slot(self) -> bool:
         """True once a finishing request handed this one its slot; False when refused."""
         if len(self._waiters) >= self.max_waiting:
-            self._prune()
-            if len(self._waiters) >= self.max_waiting:
-                return False
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+            return False
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[bool] = loop.create_future()
+        self._waiters.append((loop.time() + self.timeout_s, waiter))
+        if self._expiry is None:
+            self._expiry = loop.call_later(self.timeout_s, self._expire)
         try:
-            async with asyncio.timeout(self.timeout_s):
-                await waiter
-        except TimeoutError:
-            # The slot may have been handed over just as the time ran out: keep it.
-            return waiter.done() and not waiter.cancelled()
-        finally:
-            waiter.cancel()  # a no-op once it has its slot; otherwise _release skips it
-        return True
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled() and waiter.result():
+                self._release()  # handed a slot just as it was cancelled: pass it on
+            raise
+
+    def _live_waiters(self) -> bool:
+        """Whether anyone waits; waiters that were cancelled are dropped from the front."""
+        waiters = self._waiters
+        while waiters and waiters[0][1].done():
+            waiters.popleft()
+        return bool(waiters)
 
     def _release(self) -> None:
         waiters = self._waiters
         while waiters:
-            waiter = waiters.popleft()
+            _, waiter = waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)  # the slot passes on; `active` stays the same
+                waiter.set_result(True)  # the slot passes on; `active` stays the same
                 return
         self.active -= 1
 
-    def _prune(self) -> None:
-        """Drop the waiters that gave up (timed out or cancelled) from the queue."""
-        self._waiters = deque(waiter for waiter in self._waiters if not waiter.done())
+    def _expire(self) -> None:
+        """Refuse the waiters whose time is up (the oldest, at the front); re-arm."""
+        self._expiry = None
+        waiters = self._waiters
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        while waiters and (waiters[0][0] <= now or waiters[0][1].done()):
+            _, waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(False)
+        if waiters:
+            self._expiry = loop.call_at(waiters[0][0], self._expire)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         error = OverloadedError(

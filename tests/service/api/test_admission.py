@@ -204,3 +204,34 @@ def test_the_app_holds_inference_back_and_still_answers_probes(make_client, fake
     assert refused.headers["retry-after"] == "1"
     assert body["instance"] == "/v1/classify"
     assert post().status_code == 200
+
+
+def test_a_cancelled_waiter_neither_keeps_a_slot_nor_blocks_the_next_request():
+    async def scenario() -> None:
+        inner = GatedApp()
+        gate = AdmissionMiddleware(inner, max_active=1, max_waiting=5, timeout_s=5)
+        busy = asyncio.create_task(call(gate, "/busy"))
+        await settle()
+        waiting = asyncio.create_task(call(gate, "/gone"))
+        await settle()
+        waiting.cancel()  # e.g. the server shutting down
+        await settle()
+        inner.finish("/busy")
+        await busy
+        assert gate.active == 0
+        inner.finish("/next")
+        assert status_of((await asyncio.wait_for(call(gate, "/next"), timeout=1))[0]) == 200
+
+        # Handed the slot and cancelled before it could run: the slot goes on, not lost.
+        held = asyncio.create_task(call(gate, "/held"))
+        await settle()
+        late = asyncio.create_task(call(gate, "/late"))
+        await settle()
+        inner.finish("/held")
+        await held  # hands its slot to /late ...
+        late.cancel()  # ... which is cancelled before it resumes
+        with pytest.raises(asyncio.CancelledError):
+            await late
+        assert gate.active == 0
+
+    asyncio.run(scenario())
