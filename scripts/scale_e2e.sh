@@ -13,7 +13,7 @@
 # copy during the run, never into models/).
 #
 # Environment: SCALE_REPLICAS (2 single-worker replicas, plus the --workers 2 one),
-# SCALE_LB_PORT (18080), SCALE_STATS_PORT (18404), SCALE_PROMETHEUS_PORT (19090),
+# SCALE_LB_PORT (18080), SCALE_STATS_PORT (18404), SCALE_PROMETHEUS_PORT (19091),
 # SCALE_API_PORTS (18101-18112), SCALE_KEEP=1 keeps the built images, SCALE_ONLY=a,b
 # runs some rows only (names in bench/scale/__main__.py).
 set -euo pipefail
@@ -27,7 +27,7 @@ export LB_IMAGE=kerasserve-lb:scale-e2e
 export PROMETHEUS_IMAGE=kerasserve-e2e/prometheus:local
 export LB_PORT=${SCALE_LB_PORT:-18080}
 export LB_STATS_PORT=${SCALE_STATS_PORT:-18404}
-export PROMETHEUS_PORT=${SCALE_PROMETHEUS_PORT:-19090}
+export PROMETHEUS_PORT=${SCALE_PROMETHEUS_PORT:-19091}
 export API_PORT=${SCALE_API_PORTS:-18101-18112}
 export KERASSERVE_POLL_INTERVAL_S=5
 REPLICAS=${SCALE_REPLICAS:-2}

@@ -30,7 +30,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--lb-port", type=int, default=18080)
     parser.add_argument("--stats-port", type=int, default=18404)
-    parser.add_argument("--prometheus-port", type=int, default=19090)
+    parser.add_argument("--prometheus-port", type=int, default=19091)
     parser.add_argument("--poll-interval", type=float, default=5.0)
     parser.add_argument("--only", help="comma list of row names to run (for debugging)")
     return parser.parse_args(argv)
