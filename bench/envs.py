@@ -1,8 +1,9 @@
 """The peers' own virtual environments under ``bench/.venvs/`` (never the service's).
 
 Each peer gets a venv with its package, the same TensorFlow as the service, Pillow
-and NumPy. A venv is built once; a ``.ok`` marker says the install finished, so an
-interrupted install is retried rather than half-used.
+and NumPy. A venv is built once; a ``.ok`` marker holding the requirement list says
+the install finished, so an interrupted install is retried rather than half-used, and
+a venv built from an older list (say, before a pin) is rebuilt.
 """
 
 import logging
@@ -31,13 +32,19 @@ class PeerEnv:
         return self.root / "bin" / "python"
 
     @property
+    def requirements(self) -> tuple[str, ...]:
+        return (*self.packages, *COMMON)
+
+    @property
     def ready(self) -> bool:
-        return (self.root / ".ok").exists()
+        marker = self.root / ".ok"
+        return marker.exists() and marker.read_text().splitlines() == list(self.requirements)
 
 
 ENVS = {
     "litserve": PeerEnv("litserve", ("litserve", "python-multipart")),
-    "pytriton": PeerEnv("pytriton", ("nvidia-pytriton",)),
+    # Triton's Python-backend stub and tritonclient are built against NumPy 1.
+    "pytriton": PeerEnv("pytriton", ("nvidia-pytriton", "numpy<2")),
     "rayserve": PeerEnv("rayserve", ("ray[serve]",)),
     "bentoml": PeerEnv("bentoml", ("bentoml",)),
 }
@@ -54,13 +61,13 @@ def ensure(env: PeerEnv, log_dir: Path) -> bool:
         steps = [
             [sys.executable, "-m", "venv", "--clear", str(env.root)],
             [str(env.python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
-            [str(env.python), "-m", "pip", "install", *env.packages, *COMMON],
+            [str(env.python), "-m", "pip", "install", *env.requirements],
         ]
         for step in steps:
             if subprocess.run(step, stdout=log, stderr=subprocess.STDOUT).returncode != 0:
                 logger.warning("%s did not install; see %s", env.name, log_path)
                 return False
-    (env.root / ".ok").touch()
+    (env.root / ".ok").write_text("\n".join(env.requirements) + "\n")
     return True
 
 
