@@ -17,7 +17,7 @@ class Classifier:
     def __init__(self) -> None:
         self.signature = load_signature(os.environ["BENCH_MODEL_DIR"])
 
-    @bentoml.api(batchable=True, max_batch_size=64, max_latency_ms=10_000)
+    @bentoml.api(batchable=True, max_batch_size=64, max_latency_ms=10_000)  # type: ignore[untyped-decorator]
     def classify(self, image: list[Image]) -> list[dict[str, object]]:
         pixels = np.stack(
             [

@@ -33,7 +33,8 @@ def decode_png(data: bytes) -> np.ndarray:
 
 def predict(signature, batch: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
     """[N, 28, 28, 1] -> probabilities [N, 10]."""
-    return signature(images=batch)["probabilities"].numpy()
+    probabilities: np.ndarray = signature(images=batch)["probabilities"].numpy()
+    return probabilities
 
 
 def top5(probabilities: np.ndarray) -> list[dict[str, object]]:

@@ -17,7 +17,7 @@ from pytriton.triton import Triton, TritonConfig
 signature = load_signature(sys.argv[1])
 
 
-@batch  # type: ignore[misc]
+@batch  # type: ignore[untyped-decorator]
 def infer(image: np.ndarray) -> dict[str, np.ndarray]:
     pixels = np.stack([decode_png(bytes(row[0])) for row in image])
     return {"probabilities": predict(signature, pixels)}

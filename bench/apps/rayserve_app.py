@@ -18,7 +18,7 @@ class Classifier:
     def __init__(self, model_dir: str) -> None:
         self.signature = load_signature(model_dir)
 
-    @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.002)  # type: ignore[misc]
+    @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.002)  # type: ignore[untyped-decorator]
     async def classify(self, images: list[np.ndarray]) -> list[dict[str, object]]:
         probabilities = predict(self.signature, np.stack(images))
         return [{"top_k": top5(row)} for row in probabilities]
@@ -30,6 +30,6 @@ class Classifier:
 if __name__ == "__main__":
     ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=2, log_to_driver=False)
     serve.start(http_options={"host": "127.0.0.1", "port": int(sys.argv[2])})
-    serve.run(Classifier.bind(sys.argv[1]), route_prefix="/classify")
+    serve.run(Classifier.bind(sys.argv[1]), route_prefix="/classify")  # type: ignore[attr-defined]
     while True:
         time.sleep(3600)
