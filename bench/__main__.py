@@ -1,6 +1,7 @@
 """`python -m bench run`: every server, the same model and image, one sitting.
 
 python -m bench run [--duration 20] [--warmup 5] [--servers kerasserve,litserve,...]
+                    [--workers 1,2]   (one kerasserve row per count: kerasserve, kerasserve-2w)
 python -m bench report RESULTS.json   (rewrite docs/benchmarks.md from saved results)
 """
 
@@ -14,10 +15,11 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from bench import report, run
 
-ALL = "kerasserve,fastapi-naive,litserve,pytriton,rayserve,bentoml"
+ALL = "kerasserve,fastapi-empty,fastapi-naive,litserve,pytriton,rayserve,bentoml"
 
 
 def _ints(text: str) -> list[int]:
@@ -34,16 +36,14 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {system}, load average at start {load}"
 
 
-def _write_docs(
-    points: list[dict[str, object]], command: str, machine: str, seconds: float
-) -> None:
+def _write_docs(points: list[dict[str, Any]], command: str, machine: str, seconds: float) -> None:
     docs = run.ROOT / "docs"
-    report.plot(points, docs / "benchmarks.png")  # type: ignore[arg-type]
+    report.plot(points, docs / "benchmarks.png")
     header = (
         f"## Latest run\n\n{datetime.date.today().isoformat()}, {machine}; "
         f"`{command}`, {seconds / 60:.1f} min in all."
     )
-    report.write(docs / "benchmarks.md", report.section(points, header))  # type: ignore[arg-type]
+    report.write(docs / "benchmarks.md", report.section(points, header))
 
 
 def main() -> int:
@@ -55,7 +55,9 @@ def main() -> int:
     go.add_argument("--concurrency", default="1,16,64,256")
     go.add_argument("--extra-concurrency", default="1,64", help="for the CNN, sequence, generate")
     go.add_argument("--servers", default=ALL)
-    go.add_argument("--workers", type=int, default=0, help="our processes; 0 = one per core")
+    go.add_argument(
+        "--workers", default="1,2", help="our process counts, each its own row (1 = kerasserve)"
+    )
     go.add_argument(
         "--out", type=Path, default=run.BENCH / "results" / time.strftime("%Y%m%d-%H%M%S")
     )
@@ -72,7 +74,7 @@ def main() -> int:
     options = run.Options(
         duration_s=args.duration, warmup_s=args.warmup, concurrency=_ints(args.concurrency),
         extra_concurrency=_ints(args.extra_concurrency), servers=args.servers.split(","),
-        workers=args.workers or (os.cpu_count() or 1), out=args.out,
+        workers=_ints(args.workers), out=args.out,
     )  # fmt: skip
     machine, started = _machine(), time.monotonic()
     points = [vars(p) for p in run.run_all(options)]

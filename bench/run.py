@@ -2,14 +2,17 @@
 
 import json
 import logging
+import os
 import subprocess
 import sys
+import sysconfig
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench import bodies, envs, procs, promtext, wrk
+from bench import bodies, envs, procs, promtext, report, wrk
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +33,11 @@ class ServerSpec:
     env: dict[str, str] = field(default_factory=dict)
     venv: str | None = None  # a peer venv under bench/.venvs, None for the project's
     metrics_path: str | None = None  # ours: /metrics for the batch-size histogram
+    workers: int = 1  # processes that each keep their own metrics registry
+    family: str = ""  # what --servers selects it by, when not its own name
+
+    def selected(self, servers: Sequence[str]) -> bool:
+        return self.name in servers or self.family in servers
 
 
 @dataclass
@@ -60,7 +68,7 @@ class Options:
     concurrency: list[int]
     extra_concurrency: list[int]
     servers: list[str]
-    workers: int
+    workers: list[int]  # one kerasserve row per count: kerasserve, kerasserve-2w, ...
     out: Path
     port: int = 18500
 
@@ -73,27 +81,34 @@ def specs(options: Options, scratch: Path) -> list[ServerSpec]:
     triton_body, triton_header = bodies.triton_binary(png, "image", "probabilities")
     series = json.dumps({"model": "co2_lstm", "series": [400.0 + i * 0.2 for i in range(36)]})
     port = options.port
-    return [
+    ours = {
+        "mlp": wrk.Target("/v1/classify?model=fashion_mlp", DATA / "fashion.png"),
+        "cnn": wrk.Target("/v1/classify?model=mnist_lenet", DATA / "digit.png"),
+        "sequence": wrk.Target(
+            "/v1/sequence/predict",
+            bodies.write(scratch / "series.json", series.encode()),
+            content_type="application/json",
+        ),
+        "generate16": wrk.Target(
+            "/v1/generate?model=mnist_cgan&n=16&seed=1&format=png", method="GET"
+        ),
+    }
+    kerasserve = [
         ServerSpec(
-            "kerasserve",
+            report.ours_name(workers),
             [str(ROOT / ".venv" / "bin" / "kerasserve"), "serve", "--host", "127.0.0.1",
              "--port", str(port), "--models-dir", str(ROOT / "models"),
-             "--poll-interval-s", "0", "--workers", str(options.workers)],
-            "/readyz",
-            {
-                "mlp": wrk.Target("/v1/classify?model=fashion_mlp", DATA / "fashion.png"),
-                "cnn": wrk.Target("/v1/classify?model=mnist_lenet", DATA / "digit.png"),
-                "sequence": wrk.Target(
-                    "/v1/sequence/predict",
-                    bodies.write(scratch / "series.json", series.encode()),
-                    content_type="application/json",
-                ),
-                "generate16": wrk.Target(
-                    "/v1/generate?model=mnist_cgan&n=16&seed=1&format=png", method="GET"
-                ),
-            },
-            cwd=ROOT,
-            metrics_path="/metrics",
+             "--poll-interval-s", "0", "--workers", str(workers)],
+            "/readyz", ours, cwd=ROOT, metrics_path="/metrics", workers=workers,
+            family=report.OURS,
+        )
+        for workers in options.workers
+    ]  # fmt: skip
+    return [
+        *kerasserve,
+        ServerSpec(
+            report.CEILING, [str(MAIN_PYTHON), "empty_fastapi.py", str(port)], "/health",
+            {"mlp": raw},
         ),
         ServerSpec(
             "fastapi-naive", [str(MAIN_PYTHON), "naive_fastapi.py", mlp, str(port)], "/health",
@@ -105,6 +120,7 @@ def specs(options: Options, scratch: Path) -> list[ServerSpec]:
              str(port)],
             "/health",
             {"cnn": wrk.Target("/classify", DATA / "digit.png")},
+            family="fastapi-naive",
         ),
         ServerSpec(
             "litserve", ["python", "litserve_app.py", mlp, str(port)], "/health",
@@ -115,13 +131,17 @@ def specs(options: Options, scratch: Path) -> list[ServerSpec]:
             venv="litserve",
         ),
         ServerSpec(
-            "pytriton", ["python", "pytriton_app.py", mlp, str(port)], "/v2/health/ready",
+            "pytriton", ["python", "pytriton_app.py", mlp, str(port)],
+            "/v2/models/fashion_mlp/ready",  # the server is ready before the model is
             {"mlp": wrk.Target(
                 "/v2/models/fashion_mlp/infer",
                 bodies.write(scratch / "triton.bin", triton_body),
                 content_type="application/octet-stream",
                 header=f"Inference-Header-Content-Length: {triton_header}",
             )},
+            # The Python-backend stub links whichever libpython3.11 the loader finds
+            # first; Debian's is older than this interpreter's stdlib, so point it here.
+            env={"LD_LIBRARY_PATH": _library_path()},
             venv="pytriton",
         ),
         ServerSpec(
@@ -144,6 +164,16 @@ def specs(options: Options, scratch: Path) -> list[ServerSpec]:
     ]  # fmt: skip
 
 
+def _library_path() -> str:
+    """This interpreter's LIBDIR first, then any LD_LIBRARY_PATH already set.
+
+    Peer venvs are made from this interpreter (``envs.ensure``), so they share its
+    base installation and its ``libpython``.
+    """
+    libdir = str(sysconfig.get_config_var("LIBDIR") or "")
+    return os.pathsep.join(part for part in (libdir, os.environ.get("LD_LIBRARY_PATH", "")) if part)
+
+
 def _argv(spec: ServerSpec) -> list[str]:
     if spec.venv is None:
         return spec.argv
@@ -159,15 +189,15 @@ def _scrape(url: str) -> str:
         return ""
 
 
-def _scrape_workers(url: str, workers: int) -> list[str]:
-    """One scrape per worker process: each has its own registry, reached by chance."""
+def _scrape_workers(url: str, workers: int) -> dict[str, str]:
+    """One scrape per worker process, by process key; each has its own registry, hit by chance."""
     seen: dict[str, str] = {}
     for _ in range(8 * workers):
         text = _scrape(url)
         seen.setdefault(promtext.process_key(text), text)
         if len(seen) >= workers:
             break
-    return list(seen.values())
+    return seen
 
 
 def measure(
@@ -179,24 +209,25 @@ def measure(
     if options.warmup_s > 0:
         wrk.run(base, target, concurrency, options.warmup_s)
     model = {"mlp": "fashion_mlp", "cnn": "mnist_lenet"}.get(scenario, "")
-    workers = options.workers if spec.name == "kerasserve" else 1
-    metrics_before = (
-        _scrape_workers(base + spec.metrics_path, workers) if spec.metrics_path and model else []
-    )
+    metrics_url = base + spec.metrics_path if spec.metrics_path and model else ""
+    metrics_before = _scrape_workers(metrics_url, spec.workers) if metrics_url else {}
     point.rss_before_mb = round(procs.rss_mb(server.pids()), 1)
     result = wrk.run(base, target, concurrency, options.duration_s)
     point.rss_after_mb = round(procs.rss_mb(server.pids()), 1)
     if metrics_before:
-        after = _scrape_workers(base + spec.metrics_path, workers)
-        before_all, after_all = promtext.combine(metrics_before), promtext.combine(after)
+        metrics_after = _scrape_workers(metrics_url, spec.workers)
+        # Only workers seen in both scrapes: a difference across two processes means nothing.
+        both = sorted(metrics_before.keys() & metrics_after.keys())
+        before_all = promtext.combine([metrics_before[key] for key in both])
+        after_all = promtext.combine([metrics_after[key] for key in both])
         point.batches = promtext.distribution(
             promtext.batch_buckets(before_all, model), promtext.batch_buckets(after_all, model)
         )
         rows0, batches0 = promtext.batch_totals(before_all, model)
         rows1, batches1 = promtext.batch_totals(after_all, model)
         point.mean_batch = round((rows1 - rows0) / max(1.0, batches1 - batches0), 2)
-        if len(after) < workers or len(metrics_before) < workers:
-            point.batches += " (some workers unscraped)"
+        if len(both) < spec.workers:
+            point.batches += f" ({len(both)} of {spec.workers} workers scraped)"
     point.rps = round(result.rps, 1)
     point.p50_ms, point.p90_ms = result.p50_ms, result.p90_ms
     point.p99_ms, point.max_ms = result.p99_ms, result.max_ms
@@ -255,12 +286,12 @@ def run_all(options: Options) -> list[Point]:
     scratch = options.out / "bodies"
     points: list[Point] = []
     for spec in specs(options, scratch):
-        if spec.name in options.servers or spec.name.split("-cnn")[0] in options.servers:
+        if spec.selected(options.servers):
             points += run_server(spec, options, options.out)
             (options.out / "results.json").write_text(
                 json.dumps([asdict(p) for p in points], indent=1)
             )
-    if "kerasserve" in options.servers:
+    if report.OURS in options.servers:
         points.append(raw_generator(options))
     (options.out / "results.json").write_text(json.dumps([asdict(p) for p in points], indent=1))
     return points

@@ -1,8 +1,8 @@
-"""The benchmark's pure logic: wrk summaries, batch histograms, floors."""
+"""The benchmark's parsers: wrk summaries and batch histograms."""
 
 import pytest
 
-from bench import promtext, report, wrk
+from bench import promtext, wrk
 
 WRK_OUT = """Running 2s test @ http://127.0.0.1:1
   1 threads and 16 connections
@@ -47,28 +47,3 @@ def test_batch_totals_sum_over_workers() -> None:
     two = METRICS % (0, 4, 4, 4, 8, "0.7")
     assert promtext.process_key(one) != promtext.process_key(two)
     assert promtext.batch_totals(promtext.combine([one, two]), "fashion_mlp") == (11.0, 6.0)
-
-
-def _point(server: str, c: int, rps: float, p50: float, p99: float) -> dict[str, object]:
-    return {
-        "server": server, "scenario": "mlp", "concurrency": c, "rps": rps, "p50_ms": p50,
-        "p90_ms": p99, "p99_ms": p99, "max_ms": p99, "non_2xx": 0, "socket_errors": 0,
-        "timeouts": 0, "rss_before_mb": 100.0, "rss_after_mb": 101.0, "batches": "", "note": "",
-    }  # fmt: skip
-
-
-def test_floors_against_best_peer() -> None:
-    points = [
-        _point("kerasserve", 64, 3000, 10, 40), _point("litserve", 64, 2000, 20, 30),
-        _point("fastapi-naive", 64, 900, 50, 200), _point("kerasserve", 1, 600, 1.6, 3),
-        _point("fastapi-naive", 1, 650, 1.5, 3), _point("kerasserve", 256, 3000, 50, 90),
-    ]  # fmt: skip
-    verdict = {floor.name: floor.met for floor in report.floors(points)}
-    assert verdict == {
-        "c=64 throughput >= 1.2x best peer": True,  # 1.5x litserve
-        "c=64 p99 <= 2x best peer's": True,
-        "c=64 throughput >= 3x naive FastAPI": True,
-        "c=1 p50 within 1.2x naive FastAPI": True,
-        "c=256 no errors, no timeouts, memory flat": True,
-    }
-    assert "1.50x" in report.ratios(points)
