@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench.scale.faults import Faults, Plan, save
+from bench.scale.faults import GOODPUT_PROBLEM, Faults, Plan, save
 from bench.scale.report import Counts, Row, table
 from bench.scale.stack import Stack, StackError
 
@@ -53,6 +53,19 @@ def _rows(faults: Faults) -> list[tuple[str, Callable[[], list[Row]]]]:
     ]
 
 
+def _run(name: str, run: Callable[[], list[Row]]) -> list[Row]:
+    try:
+        return run()
+    except (StackError, OSError) as exc:
+        return [Row(name, Counts(0, 0, 0, 0, {}, 0.0, 0.0, 0.0), problems=[str(exc)])]
+
+
+def _only_goodput_missed(rows: list[Row]) -> bool:
+    """Some row missed goodput, and nothing else went wrong in any row."""
+    problems = [problem for row in rows for problem in row.problems]
+    return bool(problems) and set(problems) == {GOODPUT_PROBLEM}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -82,10 +95,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if wanted is not None and name not in wanted and name != "quiet":
             continue
         began = time.time()
-        try:
-            new = run()
-        except (StackError, OSError) as exc:
-            new = [Row(name, Counts(0, 0, 0, 0, {}, 0.0, 0.0, 0.0), problems=[str(exc)])]
+        new = _run(name, run)
+        if _only_goodput_missed(new):
+            # Goodput is a ratio of two rates on a shared machine; one noisy neighbour
+            # can sink it. Measure once more; the first attempt stays in the table, and
+            # its failed requests or slow answers would still fail the run.
+            for row in new:
+                row.remeasured = row.problems == [GOODPUT_PROBLEM]
+            print(f"scale e2e: {name}: goodput missed, measuring once more", flush=True)
+            new += _run(name, run)
         for row in new:
             verdict = "pass" if row.passed else "FAIL"
             outcomes = json.dumps(row.counts.outcomes)

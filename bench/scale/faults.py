@@ -29,6 +29,7 @@ MODEL = "fashion_mlp"
 LOAD_ALERT = "KerasserveModelLoadFailed"
 READY_S = 240  # a replica starting on a busy two-core machine: TensorFlow, load, warm-up
 SLOW_CLIENT_CUT_S = 7.0  # HAProxy's timeout http-request (5 s) and some slack
+GOODPUT_PROBLEM = "goodput under 80% of c=64"
 
 
 @dataclass
@@ -440,7 +441,7 @@ class Faults:
         )
         row.require(counts.failed == 0, f"{counts.failed} answers were not 200 or 503+Retry-After")
         row.require(counts.max_s < 10, f"a request took {counts.max_s} s")
-        row.require(counts.ok_per_s >= 0.8 * reference, "goodput under 80% of c=64")
+        row.require(counts.ok_per_s >= 0.8 * reference, GOODPUT_PROBLEM)
         grown = end - start
         row.require(
             grown <= max(0.1 * start, 64 * 2**20), f"memory stayed {_mib(grown)} MiB higher"
