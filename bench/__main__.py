@@ -53,7 +53,7 @@ def main() -> int:
     go.add_argument("--duration", type=float, default=20.0, help="seconds measured per point")
     go.add_argument("--warmup", type=float, default=5.0, help="seconds of load before each point")
     go.add_argument("--concurrency", default="1,16,64,256")
-    go.add_argument("--extra-concurrency", default="1,64", help="for the CNN, sequence, generate")
+    go.add_argument("--extra-concurrency", default="1,64", help="for the CNNs, sequence, generate")
     go.add_argument("--servers", default=ALL)
     go.add_argument(
         "--workers", default="1,2", help="our process counts, each its own row (1 = kerasserve)"

@@ -28,7 +28,7 @@ def test_kerasserve_selects_one_row_per_worker_count(tmp_path: Path) -> None:
         assert spec.workers == workers
         assert spec.argv[spec.argv.index("--workers") + 1] == str(workers)
         scenarios = [s for s, _ in run.plan(spec, _options(tmp_path, [], [1, 2]))]
-        assert scenarios == ["mlp", "mlp", "cnn", "sequence", "generate16"]
+        assert scenarios == ["mlp", "mlp", "cnn", "fashion_cnn", "sequence", "generate16"]
     assert list(_specs(tmp_path, ["kerasserve-2w"], [1, 2])) == ["kerasserve-2w"]
 
 
