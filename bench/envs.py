@@ -43,7 +43,8 @@ class PeerEnv:
 
 ENVS = {
     "litserve": PeerEnv("litserve", ("litserve", "python-multipart")),
-    # Triton's Python-backend stub and tritonclient are built against NumPy 1.
+    # NumPy 1: PyTriton 0.7.0 declares numpy<2 itself; pinned here so no resolution
+    # (an older PyTriton, a newer TensorFlow) can pair it with NumPy 2.
     "pytriton": PeerEnv("pytriton", ("nvidia-pytriton", "numpy<2")),
     "rayserve": PeerEnv("rayserve", ("ray[serve]",)),
     "bentoml": PeerEnv("bentoml", ("bentoml",)),
