@@ -36,6 +36,7 @@ Resize = Literal["stretch", "crop", "pad", "mnist"]
 Interpolation = Literal["bilinear", "nearest", "bicubic", "area", "lanczos"]
 ScalePreset = Literal["raw", "unit", "tf", "torch", "caffe"]
 Polarity = Literal["auto", "invert", "keep"]
+Runtime = Literal["tensorflow", "litert"]
 
 CHANNELS: dict[Color, int] = {"gray": 1, "rgb": 3, "rgba": 4}
 PositiveInt = Annotated[int, Field(ge=1)]
@@ -105,6 +106,7 @@ class ModelCard(BaseModel):
     output: OutputKind | None = None
     image: ImageSpec | None = None
     task_params: dict[str, Any] | None = None
+    runtime: Runtime | None = None  # None: tensorflow
     # What people read: provenance written by training.
     name: str | None = None
     version: int | None = None

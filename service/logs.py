@@ -13,6 +13,9 @@ from typing import Any, Literal
 import orjson
 
 _ACCESS_LOGGERS = ("uvicorn.access",)  # Replaced by our own one line per request.
+# Marks the handler `configure_logging` made for JSON: `service.access_log` may then
+# write access lines to its stream itself, in the same shape.
+JSON_HANDLER_ATTRIBUTE = "kerasserve_json"
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -52,6 +55,7 @@ def configure_logging(log_format: Literal["json", "text"], level: str) -> None:
     """Send every logger (ours, uvicorn's, TensorFlow's) through one stderr handler."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    setattr(handler, JSON_HANDLER_ATTRIBUTE, log_format == "json")
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

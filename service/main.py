@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from service.access_log import AccessLog
 from service.api.fast_classify import FastClassifyMiddleware
 from service.api.router import build_router
 from service.api.routes.playground import install_playground
@@ -45,6 +46,7 @@ def _lifespan(
     metrics: ServiceMetrics,
     lifecycle: Lifecycle,
     factory: RepositoryFactory,
+    access_log: AccessLog,
 ) -> Callable[[FastAPI], AsyncIterator[LifespanState]]:
     async def lifespan(app: FastAPI) -> AsyncIterator[LifespanState]:
         repository = factory(settings, metrics)
@@ -62,6 +64,7 @@ def _lifespan(
             budget = lifecycle.drain_budget(settings.drain_timeout_s)
             logger.info("draining", extra={"fields": {"timeout_s": round(budget, 3)}})
             await repository.stop(budget)
+            access_log.flush()
             logger.info("stopped")
 
     return lifespan
@@ -74,7 +77,10 @@ def create_app(
     settings = settings or get_settings()
     metrics = ServiceMetrics()
     lifecycle = Lifecycle()
-    lifespan = _lifespan(settings, metrics, lifecycle, repository_factory or default_repository)
+    access_log = AccessLog()
+    lifespan = _lifespan(
+        settings, metrics, lifecycle, repository_factory or default_repository, access_log
+    )
     app = FastAPI(
         title="kerasserve",
         summary="Versioned Keras SavedModels over HTTP with dynamic batching.",
@@ -106,5 +112,5 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID", "X-Seed", "Retry-After"],
         )
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=access_log)
     return app

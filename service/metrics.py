@@ -8,6 +8,7 @@ endpoints are route templates, and anything else becomes a fixed placeholder.
 """
 
 import threading
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -45,6 +46,26 @@ EXPOSITION_CONTENT_TYPE = CONTENT_TYPE_LATEST
 _MODEL_VERSION = ("model", "version")
 
 
+class LabelCache:
+    """A metric's children by label values, looked up once each.
+
+    `labels()` validates, converts and locks on every call: about 5 us, paid several
+    times per request. Label values here are bounded (see the module docstring), so
+    the cache is too; the child objects are the metric's own, so the exposition is
+    unchanged.
+    """
+
+    def __init__(self, metric: Any) -> None:
+        self._metric = metric
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*values)
+        return child
+
+
 class ServiceMetrics:
     """Every metric of one app, and the observer callbacks that update them."""
 
@@ -70,6 +91,8 @@ class ServiceMetrics:
             "images_generated", "Images produced by generator models.",
             ("model",), namespace=ns, registry=reg,
         )  # fmt: skip
+        self._requests = LabelCache(self.requests)
+        self._request_latency = LabelCache(self.request_latency)
 
     def _build_runtime(self, ns: str) -> None:
         reg = self.registry
@@ -89,6 +112,10 @@ class ServiceMetrics:
             "queue_depth", "Requests waiting in the batch queue.",
             _MODEL_VERSION, namespace=ns, registry=reg,
         )  # fmt: skip
+        self._inference_latency = LabelCache(self.inference_latency)
+        self._batch_size = LabelCache(self.batch_size)
+        self._queue_wait = LabelCache(self.queue_wait_time)
+        self._queue_depth = LabelCache(self.queue_depth_gauge)
 
     def _build_models(self, ns: str) -> None:
         reg = self.registry
@@ -117,8 +144,8 @@ class ServiceMetrics:
     def observe_request(
         self, *, model: str, version: str, endpoint: str, status: int, seconds: float
     ) -> None:
-        self.requests.labels(model, version, endpoint, str(status)).inc()
-        self.request_latency.labels(model, endpoint).observe(seconds)
+        self._requests(model, version, endpoint, str(status)).inc()
+        self._request_latency(model, endpoint).observe(seconds)
 
     def observe_generated(self, model: str, count: int) -> None:
         self.images_generated.labels(model).inc(count)
@@ -147,16 +174,16 @@ class ServiceMetrics:
         self.model_load_failures.labels(name).inc()
 
     def queue_depth(self, name: str, version: int, depth: int) -> None:
-        self.queue_depth_gauge.labels(name, str(version)).set(depth)
+        self._queue_depth(name, str(version)).set(depth)
 
     def queue_wait(self, name: str, version: int, seconds: float) -> None:
-        self.queue_wait_time.labels(name, str(version)).observe(seconds)
+        self._queue_wait(name, str(version)).observe(seconds)
 
     def batch_ran(
         self, name: str, version: int, size: int, padded_size: int, seconds: float
     ) -> None:
-        self.batch_size.labels(name, str(version)).observe(size)
-        self.inference_latency.labels(name, str(version)).observe(seconds)
+        self._batch_size(name, str(version)).observe(size)
+        self._inference_latency(name, str(version)).observe(seconds)
 
     def rejected(self, name: str, version: int, reason: str) -> None:
         self.rejections.labels(name, reason).inc()

@@ -10,14 +10,15 @@ requests a process works on at once, before any body is read.
 import asyncio
 import logging
 import re
+import secrets
 import time
-import uuid
 from collections import deque
 
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.access_log import AccessLog
 from service.context import RequestContext, attach_context, context_of
 from service.errors import OverloadedError, problem_body, problem_for_exception, problem_response
 from service.metrics import ServiceMetrics
@@ -26,7 +27,6 @@ REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 UNMATCHED_ENDPOINT = "unmatched"
 
-access_logger = logging.getLogger("kerasserve.access")
 logger = logging.getLogger(__name__)
 
 
@@ -43,7 +43,7 @@ def incoming_request_id(scope: Scope) -> str:
     given = header_value(scope, REQUEST_ID_HEADER.encode())
     if given is not None and _VALID_REQUEST_ID.match(given):
         return given
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 def endpoint_of(scope: Scope) -> str:
@@ -56,9 +56,10 @@ def endpoint_of(scope: Scope) -> str:
 class RequestContextMiddleware:
     """Request id in and out, one access log line and the request metrics."""
 
-    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics, access_log: AccessLog) -> None:
         self.app = app
         self.metrics = metrics
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -98,7 +99,7 @@ class RequestContextMiddleware:
             "status": status,
             "latency_ms": round(seconds * 1000, 3),
         }
-        access_logger.info("request", extra={"fields": fields})
+        self.access_log(fields)
 
 
 class _ResponseWatch:

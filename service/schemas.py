@@ -106,6 +106,12 @@ class ModelEntry(BaseModel):
     version: int
     state: str
     device: str | None
+    runtime: str | None = Field(
+        default=None, description="What runs the graph: tensorflow, or litert when the card asks"
+    )
+    runtime_note: str | None = Field(
+        default=None, description="Why the card's runtime was not used, when it was not"
+    )
     error: str | None
     load_seconds: float | None
     card: dict[str, Any] | None

@@ -15,6 +15,7 @@ import tensorflow as tf
 from numpy.typing import NDArray
 
 from service.card import CardError, ModelCard, OutputKind, read_card, read_labels_file
+from service.runtime.litert import RuntimeMismatchError, lite_runner
 from service.runtime.scores import detect_scores
 from service.runtime.signature import SignatureError, read_signature
 from service.runtime.spec import ClassifyBinding, ModelSpec, SpecError, resolve_spec, with_scores
@@ -43,11 +44,18 @@ class SignatureRunner:
         self._function = function
         self._device = device
         self._outputs = tuple(outputs)
+        # With no GPU, everything runs on the CPU anyway; the scope costs ~50 us a call.
+        self._scoped = device != "/CPU:0" or bool(tf.config.list_physical_devices("GPU"))
 
     def __call__(self, inputs: Mapping[str, NDArray[Any]]) -> dict[str, NDArray[Any]]:
+        if not self._scoped:
+            return self._call(inputs)
         # Device scopes are per thread, so the scope is entered in the calling thread.
         with tf.device(self._device):
-            result = self._function(**{name: tf.constant(array) for name, array in inputs.items()})
+            return self._call(inputs)
+
+    def _call(self, inputs: Mapping[str, NDArray[Any]]) -> dict[str, NDArray[Any]]:
+        result = self._function(**{name: tf.constant(array) for name, array in inputs.items()})
         return {name: result[name].numpy() for name in self._outputs}
 
 
@@ -57,6 +65,8 @@ class LoadedModel:
     runner: PredictFn
     device: str
     seconds: float
+    runtime: str = "tensorflow"
+    runtime_note: str | None = None  # why the card's runtime was not used
 
     @property
     def task(self) -> str:
@@ -88,15 +98,30 @@ def load_version(version_dir: Path, device: str, warmup_sizes: tuple[int, ...]) 
         spec = resolve_spec(card, signature.name, signature.inputs, signature.outputs, labels)
     except (SignatureError, SpecError, CardError) as exc:
         raise LoadError(str(exc), raw_card) from exc
-    runner = SignatureRunner(signature.function, device, spec.outputs, owner=saved)
+    runner: PredictFn = SignatureRunner(signature.function, device, spec.outputs, owner=saved)
+    fixed = _fixed_shapes(spec)
     try:
-        answers = warm_up(runner, spec.inputs, spec.outputs, warmup_sizes, _fixed_shapes(spec))
+        answers = warm_up(runner, spec.inputs, spec.outputs, warmup_sizes, fixed)
     except Exception as exc:
         raise LoadError(f"warm-up failed: {exc}", raw_card) from exc
     if spec.classify is not None:
         spec = with_scores(spec, _score_kind(spec.classify, answers))
+    runtime, note = "tensorflow", None
+    if card is not None and card.runtime == "litert":
+        top1 = spec.classify.output if spec.classify is not None else None
+        try:
+            lite = lite_runner(
+                version_dir, signature.name, runner, spec.inputs, spec.outputs, fixed, top1
+            )
+            warm_up(lite, spec.inputs, spec.outputs, warmup_sizes, fixed)
+        except Exception as exc:  # any failure of the optional runtime falls back to TF
+            reason = str(exc) if isinstance(exc, RuntimeMismatchError) else repr(exc)
+            note = f"card asks for litert; serving with tensorflow: {reason}"
+            logger.warning("%s: %s", version_dir, note)
+        else:
+            runner, runtime, device = lite, "litert", "/CPU:0"
     seconds = time.perf_counter() - started
-    return LoadedModel(spec, runner, device, seconds)
+    return LoadedModel(spec, runner, device, seconds, runtime, note)
 
 
 def _read_card(version_dir: Path) -> ModelCard | None:

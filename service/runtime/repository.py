@@ -294,8 +294,15 @@ class ModelRepository:
             name, version, loaded, self._settings, self._inference_pool, self._observer
         )
         entry.state, entry.card, entry.load_seconds = "AVAILABLE", loaded.card, loaded.seconds
+        entry.device, entry.runtime, entry.runtime_note = (
+            loaded.device,
+            loaded.runtime,
+            loaded.runtime_note,
+        )
         self._refresh_default(name)
-        logger.info("%s v%d AVAILABLE in %.2f s", name, version, loaded.seconds)
+        logger.info(
+            "%s v%d AVAILABLE in %.2f s (%s)", name, version, loaded.seconds, loaded.runtime
+        )
         self._observer.model_loaded(name, version, loaded.device, loaded.seconds)
 
     def _new_entry(self, key: VersionKey, path: Path, files: Snapshot) -> VersionEntry:

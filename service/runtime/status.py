@@ -24,6 +24,8 @@ class VersionStatus:
     error: str | None
     load_seconds: float | None
     card: Mapping[str, Any] | None
+    runtime: str | None = None
+    runtime_note: str | None = None
 
 
 @dataclass
@@ -40,6 +42,8 @@ class VersionEntry:
     load_seconds: float | None = None
     card: Mapping[str, Any] | None = None
     handle: ModelHandle | None = None
+    runtime: str | None = None  # what runs the graph once loaded: tensorflow or litert
+    runtime_note: str | None = None
 
     def status(self) -> VersionStatus:
         return VersionStatus(
@@ -50,6 +54,8 @@ class VersionEntry:
             self.error,
             self.load_seconds,
             self.card,
+            self.runtime,
+            self.runtime_note,
         )
 
 

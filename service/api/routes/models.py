@@ -27,6 +27,8 @@ async def list_models(repository: RepositoryDep, resolver: ResolverDep) -> Model
                 version=status.version,
                 state=status.state,
                 device=status.device,
+                runtime=status.runtime,
+                runtime_note=status.runtime_note,
                 error=status.error,
                 load_seconds=status.load_seconds,
                 card=dict(status.card) if status.card is not None else None,

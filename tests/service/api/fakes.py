@@ -80,6 +80,8 @@ class FakeStatus:
     error: str | None
     load_seconds: float | None
     card: Mapping[str, Any] | None
+    runtime: str | None = "tensorflow"
+    runtime_note: str | None = None
 
 
 class FakeRepository:
