@@ -54,11 +54,12 @@ def checkout(revision: str) -> Path:
 
 
 def serve(side: Side, port: int, log: Path, workers: int) -> procs.Server:
-    """The side's code (PYTHONPATH first) over this checkout's models."""
+    """The side's code (PYTHONPATH first) over its own models (cards may differ), with the
+    default settings: JSON access log, metrics and request ids on."""
     argv = [
         str(KERASSERVE), "-m", "service.cli", "serve", "--host", "127.0.0.1",
-        "--port", str(port), "--models-dir", str(ROOT / "models"),
-        "--poll-interval-s", "0", "--workers", str(workers), "--log-level", "WARNING",
+        "--port", str(port), "--models-dir", str(side.tree / "models"),
+        "--poll-interval-s", "0", "--workers", str(workers),
     ]  # fmt: skip
     server = procs.Server(argv, log, side.tree, {"PYTHONPATH": str(side.tree)})
     server.start()
@@ -78,14 +79,15 @@ def measure(
                 log = Path(scratch) / f"{side.label}-{round_index}.log"
                 server = serve(side, options.port, log, options.workers)
                 try:
-                    for scenario in scenarios:
+                    for scenario, connections in points(scenarios, options.connections):
                         target = TARGETS[scenario]
-                        wrk.run(base_url, target, options.connections, options.warmup_s)
-                        result = wrk.run(base_url, target, options.connections, options.seconds)
-                        results.setdefault((side.label, scenario), []).append(result)
+                        wrk.run(base_url, target, connections, options.warmup_s)
+                        result = wrk.run(base_url, target, connections, options.seconds)
+                        key = f"{scenario} c={connections}"
+                        results.setdefault((side.label, key), []).append(result)
                         logger.info(
-                            "%s %s round %d: %.0f req/s, p99 %.1f ms, errors %d",
-                            side.label, scenario, round_index, result.rps,
+                            "%s %s round %d: %.0f req/s, p50 %.2f ms, p99 %.1f ms, errors %d",
+                            side.label, key, round_index, result.rps, result.p50_ms,
                             result.p99_ms, result.errors,
                         )  # fmt: skip
                 finally:
@@ -93,25 +95,33 @@ def measure(
     return results
 
 
+def points(scenarios: list[str], connections: list[int]) -> list[tuple[str, int]]:
+    return [(scenario, count) for scenario in scenarios for count in connections]
+
+
 def report(
     sides: list[Side], scenarios: list[str], results: dict[tuple[str, str], list[wrk.WrkResult]]
 ) -> str:
     base, head = sides
     lines = [
-        f"| scenario | {base.label} req/s | {head.label} req/s | ratio | "
+        f"| point | {base.label} req/s | {head.label} req/s | ratio | "
+        f"{base.label} p50 ms | {head.label} p50 ms | "
         f"{base.label} p99 ms | {head.label} p99 ms | errors |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for scenario in scenarios:
-        a, b = results[(base.label, scenario)], results[(head.label, scenario)]
+    keys = list(dict.fromkeys(key for _, key in results))
+    for key in keys:
+        a, b = results[(base.label, key)], results[(head.label, key)]
         rps_a = statistics.median(r.rps for r in a)
         rps_b = statistics.median(r.rps for r in b)
+        p50_a = statistics.median(r.p50_ms for r in a)
+        p50_b = statistics.median(r.p50_ms for r in b)
         p99_a = statistics.median(r.p99_ms for r in a)
         p99_b = statistics.median(r.p99_ms for r in b)
         errors = sum(r.errors for r in a + b)
         lines.append(
-            f"| {scenario} | {rps_a:,.0f} | {rps_b:,.0f} | {rps_b / rps_a:.3f} | "
-            f"{p99_a:.1f} | {p99_b:.1f} | {errors} |"
+            f"| {key} | {rps_a:,.0f} | {rps_b:,.0f} | {rps_b / rps_a:.3f} | "
+            f"{p50_a:.2f} | {p50_b:.2f} | {p99_a:.1f} | {p99_b:.1f} | {errors} |"
         )
     return "\n".join(lines)
 
@@ -122,7 +132,9 @@ def main() -> None:
     parser.add_argument("--head", default=None, help="git revision (default: this checkout)")
     parser.add_argument("--scenarios", default="mlp,cnn,generate16")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument(
+        "--connections", type=lambda text: [int(n) for n in text.split(",")], default=[64]
+    )
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--warmup-s", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=1)
@@ -130,7 +142,8 @@ def main() -> None:
     options = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     head_tree = ROOT if options.head is None else checkout(options.head)
-    sides = [Side(options.base, checkout(options.base)), Side(options.head or "HEAD", head_tree)]
+    head = Side(options.head or "checkout", head_tree)
+    sides = [Side(options.base, checkout(options.base)), head]
     scenarios = options.scenarios.split(",")
     print(report(sides, scenarios, measure(sides, scenarios, options)))
 
