@@ -9,8 +9,8 @@ requests a process works on at once, before any body is read.
 
 import asyncio
 import logging
+import random
 import re
-import secrets
 import time
 from collections import deque
 
@@ -43,7 +43,9 @@ def incoming_request_id(scope: Scope) -> str:
     given = header_value(scope, REQUEST_ID_HEADER.encode())
     if given is not None and _VALID_REQUEST_ID.match(given):
         return given
-    return secrets.token_hex(16)
+    # An id, not a secret: 128 random bits from the fast generator (os.urandom is a
+    # system call, ~2% of a small request). Seeded from os.urandom at start-up.
+    return f"{random.getrandbits(128):032x}"
 
 
 def endpoint_of(scope: Scope) -> str:

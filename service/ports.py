@@ -51,7 +51,11 @@ class Model(Protocol):
     def outputs(self) -> Mapping[str, TensorSpec]: ...
 
     async def infer(
-        self, inputs: Mapping[str, NDArray[Any]], *, timeout_s: float | None = None
+        self,
+        inputs: Mapping[str, NDArray[Any]],
+        *,
+        timeout_s: float | None = None,
+        trusted: bool = False,
     ) -> dict[str, NDArray[Any]]: ...
 
 

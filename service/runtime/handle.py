@@ -67,9 +67,17 @@ class ModelHandle:
         return self._refusal is None
 
     async def infer(
-        self, inputs: Mapping[str, NDArray[Any]], *, timeout_s: float | None = None
+        self,
+        inputs: Mapping[str, NDArray[Any]],
+        *,
+        timeout_s: float | None = None,
+        trusted: bool = False,
     ) -> Outputs:
         """Run a batch of N >= 1 rows through the dynamic batcher; return N rows per output.
+
+        ``trusted`` inputs were built by the service from this model's own spec (decoded
+        images): names, dtype, shape and finiteness hold by construction, so the checks
+        a client's tensors need (~20 us) are skipped.
 
         Raises ``InvalidInputError``, ``QueueFullError``, ``DeadlineExceededError``,
         ``ServiceStoppingError`` or ``ModelNotReadyError`` (version unloaded).
@@ -79,7 +87,10 @@ class ModelHandle:
             if isinstance(error, ServiceStoppingError):
                 self._observer.rejected(self.name, self.version, "stopping")
             raise error
-        arrays, rows = validate_inputs(inputs, self.inputs)
+        if trusted:
+            arrays, rows = dict(inputs), len(next(iter(inputs.values())))
+        else:
+            arrays, rows = validate_inputs(inputs, self.inputs)
         timeout = self._timeout_s if timeout_s is None else timeout_s
         if timeout <= 0:
             raise InvalidInputError(f"timeout must be positive, got {timeout}")

@@ -59,7 +59,13 @@ class FakeModel:
         )
         return with_scores(spec, "probabilities")
 
-    async def infer(self, inputs: Mapping[str, np.ndarray], *, timeout_s: float | None = None):
+    async def infer(
+        self,
+        inputs: Mapping[str, np.ndarray],
+        *,
+        timeout_s: float | None = None,
+        trusted: bool = False,
+    ):
         self.calls.append(inputs)
         if self.error is not None:
             raise self.error

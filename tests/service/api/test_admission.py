@@ -179,11 +179,11 @@ def test_the_app_holds_inference_back_and_still_answers_probes(make_client, fake
     entered, release = threading.Event(), threading.Event()
     original = model.infer
 
-    async def held(inputs: Any, *, timeout_s: float | None = None) -> Any:
+    async def held(inputs: Any, *, timeout_s: float | None = None, trusted: bool = False) -> Any:
         entered.set()
         while not release.is_set():
             await asyncio.sleep(0.005)
-        return await original(inputs, timeout_s=timeout_s)
+        return await original(inputs, timeout_s=timeout_s, trusted=trusted)
 
     model.infer = held
     client = make_client(max_active_requests=1, max_waiting_requests=1, admission_timeout_s=0.2)

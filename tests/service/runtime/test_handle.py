@@ -100,3 +100,19 @@ def test_refused_handle_raises_and_drain_waits_for_calls_inside():
 
     out = with_handle(scenario, model)
     assert out["total"][0] == 3.0
+
+
+def test_trusted_inputs_skip_the_checks_and_get_the_same_answers():
+    batch = {"x": np.arange(6, dtype=np.float32).reshape(2, 3)}
+
+    async def scenario(handle: ModelHandle) -> tuple[Any, Any, Any]:
+        checked = await handle.infer(batch)
+        trusted = await handle.infer(batch, trusted=True)
+        # A NaN row passes unchecked when the caller vouches for it (built by the service).
+        unchecked = await handle.infer({"x": np.full((1, 3), np.nan, np.float32)}, trusted=True)
+        return checked, trusted, unchecked
+
+    checked, trusted, unchecked = with_handle(scenario)
+    for name in checked:
+        np.testing.assert_array_equal(checked[name], trusted[name])
+    assert np.isnan(unchecked["double"]).all()
