@@ -9,10 +9,18 @@ weaken them:
 3. JPEGs may be decoded at 1/2..1/8 scale (libjpeg's DCT scaling) when the caller
    says how small the result will be; that is most of the cost of a camera photo.
 4. The EXIF orientation is applied, since cameras store pictures sideways.
+
+Plain PNGs (8-bit gray, RGB or RGBA, not interlaced, no transparency chunk, no text or
+EXIF chunks that could carry an orientation) are decoded by libspng (`pyspng`) when it
+is installed: about 20 us for a 28x28 upload where Pillow's Python-level parser takes
+80, most of a small request's decoding. The pixels are the same (PNG is lossless; tests
+compare both decoders); anything unusual, and any libspng error, goes to Pillow, so
+errors read the same.
 """
 
 import io
-from typing import NamedTuple
+import struct
+from typing import Any, NamedTuple
 
 from PIL import Image, ImageOps
 
@@ -52,6 +60,11 @@ def open_image(
     data: bytes, max_pixels: int, draft: Draft | None = None
 ) -> tuple[Image.Image, str, tuple[int, int]]:
     """Parse the header, check format and size, then decode the first frame."""
+    plain = plain_png(data)
+    if plain is not None and plain[0] * plain[1] <= max_pixels:
+        image = _spng_decode(data, plain)
+        if image is not None:
+            return image, "PNG", (plain[0], plain[1])
     try:
         image = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -83,3 +96,50 @@ def upright(image: Image.Image) -> Image.Image:
     if image.getexif().get(_ORIENTATION, 1) in (2, 3, 4, 5, 6, 7, 8):
         return ImageOps.exif_transpose(image)
     return image
+
+
+try:
+    import pyspng
+except ImportError:  # the `serve` extra installs it; Pillow decodes everything without
+    pyspng = None
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PLAIN_COLOR_TYPES = {0: "L", 2: "RGB", 6: "RGBA"}
+# Chunks after which Pillow's image would differ from the bare pixels: transparency
+# (composited later), and text or EXIF that may hold an orientation.
+_NOT_PLAIN = frozenset({b"tRNS", b"eXIf", b"tEXt", b"zTXt", b"iTXt"})
+
+
+def plain_png(data: bytes) -> tuple[int, int, str] | None:
+    """(width, height, mode) of a PNG libspng may decode for Pillow, else None."""
+    if pyspng is None or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        return None
+    try:
+        width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", data[16:29])
+    except struct.error:
+        return None
+    mode = _PLAIN_COLOR_TYPES.get(color)
+    if mode is None or depth != 8 or interlace != 0 or not width or not height:
+        return None
+    offset = 8
+    while offset + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        if kind in _NOT_PLAIN:
+            return None
+        if kind == b"IDAT":
+            return width, height, mode
+        offset += 12 + length
+    return None
+
+
+def _spng_decode(data: bytes, plain: tuple[int, int, str]) -> Any:
+    """The pixels as a Pillow image, or None for Pillow to try (and word any error)."""
+    width, height, mode = plain
+    try:
+        pixels = pyspng.load(data)
+    except Exception:  # libspng refuses: Pillow decides, with its own message
+        return None
+    channels = len(mode)
+    if pixels.shape[:2] != (height, width) or (pixels.shape[2:] or (1,))[0] != channels:
+        return None
+    return Image.frombuffer(mode, (width, height), pixels.tobytes(), "raw", mode, 0, 1)

@@ -1,0 +1,87 @@
+"""libspng decodes plain PNGs to exactly Pillow's pixels; everything else stays with Pillow."""
+
+import importlib.util
+import io
+import re
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image, PngImagePlugin
+
+from service.preprocessing import decode as decoding
+from service.preprocessing.decode import open_image, plain_png
+from service.preprocessing.errors import ImageDecodeError, ImageTooLargeError
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("pyspng") is None, reason="pyspng is not installed"
+)
+
+
+def _png(mode: str, size: tuple[int, int], seed: int = 0, **options: Any) -> bytes:
+    generator = np.random.default_rng(seed)
+    channels = len(mode)
+    pixels = generator.integers(0, 256, (size[1], size[0], channels), dtype=np.uint8)
+    image = Image.fromarray(pixels[..., 0] if channels == 1 else pixels, mode)
+    out = io.BytesIO()
+    image.save(out, "PNG", **options)
+    return out.getvalue()
+
+
+def _pillow(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA"])
+@pytest.mark.parametrize("size", [(28, 28), (1, 1), (40, 17), (333, 250)])
+@pytest.mark.parametrize("options", [{}, {"optimize": True}, {"compress_level": 0}])
+def test_plain_pngs_decode_to_pillows_pixels(mode, size, options):
+    data = _png(mode, size, **options)
+    assert plain_png(data) == (*size, mode)
+    image, image_format, original = open_image(data, 10**8)
+    reference = _pillow(data)
+    assert (image.mode, image.size, image_format, original) == (mode, size, "PNG", size)
+    np.testing.assert_array_equal(np.asarray(image), np.asarray(reference))
+
+
+def test_pngs_with_transparency_text_palette_or_16_bit_go_to_pillow():
+    gray = Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8), "L")
+    cases = {}
+    variants: list[tuple[str, Image.Image, dict[str, Any]]] = [
+        ("palette", gray.convert("P"), {}),
+        ("transparency", gray, {"transparency": 7}),
+        ("16-bit", Image.fromarray(np.full((8, 8), 999, np.uint16)), {}),
+    ]
+    for name, image, options in variants:
+        out = io.BytesIO()
+        image.save(out, "PNG", **options)
+        cases[name] = out.getvalue()
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Raw profile type exif", "orientation")
+    out = io.BytesIO()
+    gray.save(out, "PNG", pnginfo=text)
+    cases["text"] = out.getvalue()
+    for name, data in cases.items():
+        assert plain_png(data) is None, name
+        image, _, _ = open_image(data, 10**8)
+        np.testing.assert_array_equal(np.asarray(image), np.asarray(_pillow(data)), name)
+
+
+def test_broken_pngs_get_pillows_errors(monkeypatch):
+    data = _png("L", (64, 64))
+    for broken in (data[:-30], data[:60], data[:40] + b"\x00" * 20 + data[60:]):
+        with pytest.raises(ImageDecodeError) as fast:
+            open_image(broken, 10**8)
+        with monkeypatch.context() as patched:
+            patched.setattr(decoding, "pyspng", None)
+            with pytest.raises(ImageDecodeError) as slow:
+                open_image(broken, 10**8)
+        address = re.compile("0x[0-9a-f]+")  # Pillow names the buffer object
+        assert address.sub("", str(fast.value)) == address.sub("", str(slow.value))
+
+
+def test_the_size_limit_holds_before_any_decoding():
+    with pytest.raises(ImageTooLargeError, match="at most 100 accepted"):
+        open_image(_png("L", (20, 20)), 100)
