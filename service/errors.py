@@ -261,8 +261,28 @@ def problem_for_exception(exc: Exception, path: str, request_id: str) -> Respons
     return problem_response(body, headers)
 
 
+def internal_error_response(path: str, request_id: str) -> Response:
+    """The plain 500 for an error nobody mapped: no internals, the request id to quote."""
+    body = problem_body(
+        status=500,
+        code="internal_error",
+        title="Internal server error",
+        detail=f"unexpected error; quote request id {request_id} when reporting it",
+        instance=path,
+        request_id=request_id,
+    )
+    return problem_response(body)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    # Starlette's outermost layer answers with this, then re-raises for the request
+    # middleware to log with the request id.
+    return internal_error_response(request.url.path, context_of(request.scope).request_id)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every known error class to its problem-details handler."""
+    app.add_exception_handler(Exception, _unexpected_error)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

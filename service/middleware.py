@@ -20,7 +20,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.access_log import AccessLog
 from service.context import RequestContext, attach_context, context_of
-from service.errors import OverloadedError, problem_body, problem_for_exception, problem_response
+from service.errors import (
+    OverloadedError,
+    internal_error_response,
+    problem_body,
+    problem_for_exception,
+    problem_response,
+)
 from service.metrics import ServiceMetrics
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -122,15 +128,7 @@ class _ResponseWatch:
 
 
 def _internal_error(scope: Scope, context: RequestContext) -> ASGIApp:
-    body = problem_body(
-        status=500,
-        code="internal_error",
-        title="Internal server error",
-        detail=f"unexpected error; quote request id {context.request_id} when reporting it",
-        instance=str(scope.get("path", "")),
-        request_id=context.request_id,
-    )
-    return problem_response(body)
+    return internal_error_response(str(scope.get("path", "")), context.request_id)
 
 
 # Answered whatever the load: probes must not queue behind inference, or a balancer
