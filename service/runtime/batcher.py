@@ -15,10 +15,9 @@ When to dispatch:
   and closed-loop clients send again within a round trip).
 * One lone request on an idle model whose single-row call has been measured under
   ``idle_inline_max_s`` (0.5 ms by default; 0 turns this off) runs on the event loop
-  itself, straight from ``run_now`` without being queued. The hop to the inference
-  thread and back costs about 0.1 ms, more than such a call, and with nothing else
-  queued or running there is nobody for the loop to serve meanwhile. Slower models,
-  batches and busy models always use the thread.
+  itself. The hop to the inference thread and back costs about 0.1 ms, more than such
+  a call, and with nothing else queued or running there is nobody for the loop to
+  serve meanwhile. Slower models, batches and busy models always use the thread.
 * A batch is padded to the next of ``batch_sizes`` (repeating its last row), the
   shapes the model was warmed up with, and the padding is sliced off the outputs.
 
@@ -137,26 +136,6 @@ class DynamicBatcher:
         self._observer.queue_depth(self._name, self._version, self._queued_rows)
         self._wake()
         return future
-
-    def run_now(self, inputs: Arrays, rows: int) -> Outputs | None:
-        """Answer a lone row at once, on the caller's loop, when `_may_run_inline` allows.
-
-        The same call a worker would make, minus the queue: no future, no timer, no
-        wake-up of a worker task, so a caller at concurrency 1 pays one event-loop turn
-        instead of three. None means: queue it with `submit`.
-        """
-        if not self._may_run_inline(rows):
-            return None
-        self._observer.queue_wait(self._name, self._version, 0.0)
-        self._last_requests = 1
-        started = time.perf_counter()
-        try:
-            outputs = self._predict_padded([inputs], 1, 1)
-        except Exception:
-            logger.exception("one-row call failed on %s v%d", self._name, self._version)
-            raise
-        self._finish_batch([], outputs, 1, 1, time.perf_counter() - started)
-        return outputs
 
     def fail_queued(self, error: Callable[[], Exception]) -> int:
         """Fail everything still queued (used when a drain times out); return how many."""

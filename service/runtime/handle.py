@@ -99,9 +99,6 @@ class ModelHandle:
         self._idle.clear()
         try:
             if rows <= self._max_rows:
-                now = self._batcher.run_now(arrays, rows)
-                if now is not None:
-                    return now
                 return await self._batcher.submit(arrays, rows, timeout)
             return await self._infer_chunks(arrays, rows, timeout)
         finally:

@@ -278,26 +278,3 @@ def test_inline_runs_are_off_when_the_limit_is_zero():
 
     loop_thread = run_batcher(scenario, model, idle_inline_max_s=0.0)
     assert loop_thread not in model.threads
-
-
-def test_run_now_answers_a_lone_row_without_queueing_once_the_model_is_measured_fast():
-    model = ThreadRecordingModel()
-    observer = RecordingObserver()
-
-    async def scenario(batcher: DynamicBatcher, model: FakeModel) -> list[Any]:
-        answers = [batcher.run_now(rows(1.0), 1)]  # not measured yet: queue it
-        await batcher.submit(rows(1.0), 1, 10)
-        answers.append(batcher.run_now(rows(2.0), 1))
-        answers.append(batcher.run_now(rows(1.0, 2.0), 2))  # two rows: always queued
-        return answers
-
-    unmeasured, now, two_rows = run_batcher(scenario, model, observer, idle_inline_max_s=1.0)
-    assert unmeasured is None and two_rows is None
-    assert now is not None and now["total"].tolist() == [6.0]
-    assert len(model.threads) == 2  # the queued call and the one run at once
-    # Both are counted as one-row batches, so the metrics see every call.
-    assert [event for event in observer.events if event[0] == "batch"] == [
-        ("batch", 1, 1),
-        ("batch", 1, 1),
-    ]
-    assert ("wait", 0.0) in observer.events
