@@ -212,14 +212,13 @@ class DynamicBatcher:
         )
 
     def _run_inline(self, batch: list[_Request]) -> None:
-        started = time.perf_counter()
         try:
-            outputs = self._predict_padded([batch[0].inputs], 1, 1)
+            outputs, seconds = self._predict_padded([batch[0].inputs], 1, 1)
         except Exception as exc:
             logger.exception("one-row call failed on %s v%d", self._name, self._version)
             _fail(batch, exc)
             return
-        self._finish_batch(batch, outputs, 1, 1, time.perf_counter() - started)
+        self._finish_batch(batch, outputs, 1, 1, seconds)
 
     async def _gather_more(self) -> None:
         """Wait up to ``max_queue_delay_s`` while more requests are plausibly coming."""
@@ -264,9 +263,8 @@ class DynamicBatcher:
         padded = self._settings.padded_size(rows)
         inputs = [request.inputs for request in batch]
         self._running += 1
-        started = time.perf_counter()
         try:
-            outputs = await asyncio.get_running_loop().run_in_executor(
+            outputs, seconds = await asyncio.get_running_loop().run_in_executor(
                 self._executor, self._predict_padded, inputs, rows, padded
             )
         except asyncio.CancelledError:
@@ -278,7 +276,7 @@ class DynamicBatcher:
             return
         finally:
             self._running -= 1
-        self._finish_batch(batch, outputs, rows, padded, time.perf_counter() - started)
+        self._finish_batch(batch, outputs, rows, padded, seconds)
 
     def _finish_batch(
         self, batch: list[_Request], outputs: Outputs, rows: int, padded: int, seconds: float
@@ -290,16 +288,25 @@ class DynamicBatcher:
         self._observer.batch_ran(self._name, self._version, rows, padded, seconds)
         _distribute(batch, outputs)
 
-    def _predict_padded(self, inputs: Sequence[Arrays], rows: int, padded: int) -> Outputs:
-        """Runs in the inference thread: collate, pad, predict, check the row counts."""
+    def _predict_padded(
+        self, inputs: Sequence[Arrays], rows: int, padded: int
+    ) -> tuple[Outputs, float]:
+        """Runs in the inference thread: collate, pad, predict, check the row counts.
+
+        The seconds returned are the call's own, timed where it runs: a hop to the thread
+        and back must not count, or one slow hop would make a fast model look too slow
+        to run inline, and every later (hopping) call would keep it looking so.
+        """
+        started = time.perf_counter()
         outputs = self._predict(collate(inputs, rows, padded))
+        seconds = time.perf_counter() - started
         for name, array in outputs.items():
             if array.shape[:1] != (padded,):
                 raise InferenceError(
                     f"model output {name!r} has shape {list(array.shape)} "
                     f"for a batch of {padded} rows"
                 )
-        return outputs
+        return outputs, seconds
 
 
 def collate(inputs: Sequence[Arrays], rows: int, padded: int) -> dict[str, NDArray[Any]]:

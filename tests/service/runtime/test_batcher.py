@@ -278,3 +278,34 @@ def test_inline_runs_are_off_when_the_limit_is_zero():
 
     loop_thread = run_batcher(scenario, model, idle_inline_max_s=0.0)
     assert loop_thread not in model.threads
+
+
+class SlowHopExecutor(ThreadPoolExecutor):
+    """A pool whose hand-over takes 5 ms, as on a busy machine."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        def late() -> Any:
+            time.sleep(0.005)
+            return fn(*args, **kwargs)
+
+        return super().submit(late)
+
+
+def test_a_slow_hop_to_the_thread_does_not_count_as_model_time():
+    model = ThreadRecordingModel()
+
+    async def main() -> int:
+        with SlowHopExecutor(1) as pool:
+            settings = fast_settings(idle_inline_max_s=0.002)
+            batcher = DynamicBatcher(model, settings, pool, name="fake", version=1)
+            batcher.start()
+            try:
+                for value in range(3):
+                    await batcher.submit(rows(float(value)), 1, 10)
+            finally:
+                await batcher.close()
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(main())
+    assert model.threads[0] != loop_thread  # measured once in the pool: 5 ms hop, fast call
+    assert model.threads[1:] == [loop_thread, loop_thread]
