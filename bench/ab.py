@@ -30,6 +30,7 @@ KERASSERVE = ROOT / ".venv" / "bin" / "python"
 TARGETS = {
     "mlp": wrk.Target("/v1/classify?model=fashion_mlp", DATA / "fashion.png"),
     "cnn": wrk.Target("/v1/classify?model=mnist_lenet", DATA / "digit.png"),
+    "fashion_cnn": wrk.Target("/v1/classify?model=fashion_cnn", DATA / "fashion.png"),
     "generate16": wrk.Target("/v1/generate?model=mnist_cgan&n=16&seed=1&format=png", method="GET"),
 }
 
