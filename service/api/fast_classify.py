@@ -11,6 +11,7 @@ limit still come from the middleware around this one.
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -41,8 +42,13 @@ class _Route:
 _ROUTES = {PATH: _Route(PATH), ALIAS: _Route(ALIAS)}
 
 
+@lru_cache(maxsize=1024)
 def plain_params(query_string: bytes) -> ClassifyParams | None:
-    """The query as `ClassifyParams`, or None when the route should judge it."""
+    """The query as `ClassifyParams`, or None when the route should judge it.
+
+    Cached: clients send the same few query strings over and over, and the answer is
+    immutable (parsing was ~2% of a small request).
+    """
     values: dict[str, Any] = {}
     for key, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
         if key in values:

@@ -142,4 +142,4 @@ def _spng_decode(data: bytes, plain: tuple[int, int, str]) -> Any:
     channels = len(mode)
     if pixels.shape[:2] != (height, width) or (pixels.shape[2:] or (1,))[0] != channels:
         return None
-    return Image.frombuffer(mode, (width, height), pixels.tobytes(), "raw", mode, 0, 1)
+    return Image.frombuffer(mode, (width, height), pixels, "raw", mode, 0, 1)
