@@ -131,13 +131,11 @@ async def class_probabilities(model: Model, images: Sequence[PreparedImage]) -> 
 
 def top_k(probabilities: NDArray[Any], labels: Sequence[str], k: int) -> list[dict[str, Any]]:
     """The k best `{label, index, score}`, plain dicts (the `LabelScore` shape)."""
-    order = np.argsort(-probabilities, kind="stable")[:k]
+    order: list[int] = np.argsort(-probabilities, kind="stable")[:k].tolist()
+    scores: list[float] = probabilities.tolist()  # the same values as Python floats, at once
+    named = len(labels)
     return [
-        {
-            "label": labels[i] if i < len(labels) else str(i),
-            "index": int(i),
-            "score": float(probabilities[i]),
-        }
+        {"label": labels[i] if i < named else str(i), "index": i, "score": scores[i]}
         for i in order
     ]
 
