@@ -135,8 +135,7 @@ def top_k(probabilities: NDArray[Any], labels: Sequence[str], k: int) -> list[di
     scores: list[float] = probabilities.tolist()  # the same values as Python floats, at once
     named = len(labels)
     return [
-        {"label": labels[i] if i < named else str(i), "index": i, "score": scores[i]}
-        for i in order
+        {"label": labels[i] if i < named else str(i), "index": i, "score": scores[i]} for i in order
     ]
 
 
