@@ -12,13 +12,13 @@ logs) keeps the plain `logging` call.
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from service.logs import JSON_HANDLER_ATTRIBUTE
+from service.logs import JSON_HANDLER_ATTRIBUTE, json_line
 
 ACCESS_LOGGER = "kerasserve.access"
 FLUSH_INTERVAL_S = 0.02
@@ -44,14 +44,7 @@ class BatchedJsonLines:
 
     def __call__(self, fields: Mapping[str, Any]) -> None:
         line = orjson.dumps(
-            {
-                "time": _now(),
-                "level": "INFO",
-                "logger": ACCESS_LOGGER,
-                "message": "request",
-                **fields,
-            },
-            default=str,
+            json_line(time.time(), "INFO", ACCESS_LOGGER, "request", fields), default=str
         )
         self._lines.append(line)
         self._size += len(line) + 1
@@ -84,10 +77,6 @@ class BatchedJsonLines:
             handler.handleError(access_logger.makeRecord(ACCESS_LOGGER, 20, "", 0, "", (), None))
         finally:
             handler.release()
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def batched_json_handler() -> logging.StreamHandler[Any] | None:

@@ -7,6 +7,7 @@ log shipper can index request ids, models and latencies without parsing prose.
 
 import logging
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -23,17 +24,26 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return dict(fields) if isinstance(fields, dict) else {}
 
 
+def json_line(
+    created: float, level: str, logger: str, message: str, fields: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The shape of every JSON log line; `service.access_log` builds its lines with it too."""
+    return {
+        "time": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+        "level": level,
+        "logger": logger,
+        "message": message,
+        **fields,
+    }
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: time, level, logger, message and the extra fields."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        line.update(_fields(record))
+        line = json_line(
+            record.created, record.levelname, record.name, record.getMessage(), _fields(record)
+        )
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(line, default=str).decode()

@@ -83,7 +83,8 @@ class RequestContextMiddleware:
                 "unhandled error", extra={"fields": {"request_id": context.request_id}}
             )
             if not response.started:
-                await _internal_error(scope, context)(scope, receive, response.send)
+                error = internal_error_response(str(scope.get("path", "")), context.request_id)
+                await error(scope, receive, response.send)
         finally:
             self._finish(scope, context, response.status)
 
@@ -125,10 +126,6 @@ class _ResponseWatch:
             self.status = int(message["status"])
             MutableHeaders(scope=message)[REQUEST_ID_HEADER] = self._request_id
         await self._send(message)
-
-
-def _internal_error(scope: Scope, context: RequestContext) -> ASGIApp:
-    return internal_error_response(str(scope.get("path", "")), context.request_id)
 
 
 # Answered whatever the load: probes must not queue behind inference, or a balancer
