@@ -46,13 +46,21 @@ UP=""
 START=$(date +%s)
 
 log() { echo "scale e2e: $*"; }
-fail() { log "FAILED: $*" >&2; exit 1; }
+FAILED_WHY=""
+fail() { FAILED_WHY=$*; log "FAILED: $*" >&2; exit 1; }
 
 cleanup() {
   local status=$?
   set +e
   if [[ -n $UP ]]; then
-    if [[ $status -ne 0 ]]; then "${COMPOSE[@]}" logs --no-color --tail 20 >&2; fi
+    if [[ $status -ne 0 ]]; then
+      "${COMPOSE[@]}" logs --no-color --tail 20 >&2
+      # CI shows the end of the output: repeat the table and what failed after the logs.
+      if [[ -f $WORK/results/table.md ]]; then
+        log "the fault table again, after the logs above:" >&2
+        cat "$WORK/results/table.md" >&2
+      fi
+    fi
     "${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1
   fi
   if [[ -n $DOCKER && -z ${SCALE_KEEP:-} ]] && "$DOCKER" info >/dev/null 2>&1; then
@@ -64,6 +72,7 @@ cleanup() {
   fi
   # The models copy belongs to the containers' user; remove it as whoever we are.
   rm -rf "$WORK"
+  [[ -z $FAILED_WHY ]] || log "FAILED: $FAILED_WHY" >&2
   log "total $(($(date +%s) - START)) s"
   exit "$status"
 }
@@ -173,5 +182,5 @@ status=0
 if [[ -n ${SCALE_RESULTS:-} ]]; then
   mkdir -p "$SCALE_RESULTS" && cp "$WORK"/results/rows.json "$SCALE_RESULTS/" 2>/dev/null || true
 fi
-[[ $status -eq 0 ]] || fail "a fault row did not hold (table above)"
+[[ $status -eq 0 ]] || fail "a fault row did not hold (the table above)"
 log "passed"

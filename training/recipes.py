@@ -108,7 +108,7 @@ RECIPES: dict[str, Recipe] = {
                 "dropout": 0.4,
                 "patience": 20,
                 "schedule": "cosine",
-                "augment": "flip",
+                "augment": "flip_shift",
             },
         ),
         Recipe(

@@ -111,7 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"scale e2e: {row.fault}: {verdict} ({took:.0f} s) {outcomes}", flush=True)
         rows += new
         save(rows, args.work / "rows.json")
-    print(table(rows))
+    rendered = table(rows)
+    (args.work / "table.md").write_text(rendered + "\n")
+    print(rendered)
     return 0 if all(row.passed for row in rows) else 1
 
 
