@@ -22,6 +22,8 @@ import io
 import struct
 from typing import Any, NamedTuple
 
+import numpy as np
+from numpy.typing import NDArray
 from PIL import Image, ImageOps
 
 from service.preprocessing.errors import (
@@ -132,14 +134,38 @@ def plain_png(data: bytes) -> tuple[int, int, str] | None:
     return None
 
 
+def plain_gray_png(data: bytes, size: tuple[int, int], max_pixels: int) -> NDArray[np.uint8] | None:
+    """The [h, w] bytes of a plain 8-bit gray PNG of exactly `size` (h, w), else None.
+
+    The digit classifiers' usual upload needs no Pillow image at all: wrapping libspng's
+    array as one and reading it back cost as much as decoding it.
+    """
+    plain = plain_png(data)
+    if plain is None or plain[2] != "L" or (plain[1], plain[0]) != size:
+        return None
+    if size[0] * size[1] > max_pixels:
+        return None  # the general path refuses it, with the usual message
+    pixels = _spng_pixels(data, plain)
+    return None if pixels is None else pixels.reshape(size)
+
+
 def _spng_decode(data: bytes, plain: tuple[int, int, str]) -> Any:
     """The pixels as a Pillow image, or None for Pillow to try (and word any error)."""
+    pixels = _spng_pixels(data, plain)
+    if pixels is None:
+        return None
+    width, height, mode = plain
+    return Image.frombuffer(mode, (width, height), pixels, "raw", mode, 0, 1)
+
+
+def _spng_pixels(data: bytes, plain: tuple[int, int, str]) -> NDArray[np.uint8] | None:
+    """libspng's [h, w(, c)] array when it matches the header, else None (Pillow decides)."""
     width, height, mode = plain
     try:
-        pixels = pyspng.load(data)
+        pixels: NDArray[np.uint8] = pyspng.load(data)
     except Exception:  # libspng refuses: Pillow decides, with its own message
         return None
     channels = len(mode)
     if pixels.shape[:2] != (height, width) or (pixels.shape[2:] or (1,))[0] != channels:
         return None
-    return Image.frombuffer(mode, (width, height), pixels, "raw", mode, 0, 1)
+    return pixels

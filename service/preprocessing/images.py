@@ -26,7 +26,7 @@ from service.preprocessing import mnist
 from service.preprocessing import resize as resizing
 from service.preprocessing import scale as scaling
 from service.preprocessing.color import border, luminance, to_color, upper_median, with_channels
-from service.preprocessing.decode import SUPPORTED_MEDIA_TYPES, Draft, decode
+from service.preprocessing.decode import SUPPORTED_MEDIA_TYPES, Draft, decode, plain_gray_png
 
 __all__ = [
     "MNIST_SPEC",
@@ -101,9 +101,14 @@ def _prepare_mnist(
 ) -> PreparedImage:
     """The mnist policy works on [0, 1] floats throughout, as it always has."""
     size, color, how = _resolved(spec)
-    draft = Draft(_DRAFT_MODES[color], (size[1], size[0])) if spec.antialias else None
-    image, image_format, original_size = decode(data, max_pixels, draft)
-    unit, background = mnist.fit(image, size, color, spec.resampling, spec.antialias)
+    levels = plain_gray_png(data, size, max_pixels) if color == "gray" else None
+    if levels is not None:  # the zoo's usual upload: 8-bit gray at the model's size
+        unit, background = mnist.fit_gray_levels(levels)
+        image_format, original_size = "PNG", (size[1], size[0])
+    else:
+        draft = Draft(_DRAFT_MODES[color], (size[1], size[0])) if spec.antialias else None
+        image, image_format, original_size = decode(data, max_pixels, draft)
+        unit, background = mnist.fit(image, size, color, spec.resampling, spec.antialias)
     inverted = _inverts(polarity, background, 1.0)
     if inverted:
         unit = _invert(unit, 1.0)

@@ -54,6 +54,12 @@ def fit(
     return with_channels(pixels, color, 1.0), luminance(background)
 
 
+def fit_gray_levels(levels: NDArray[np.uint8]) -> tuple[NDArray[np.float32], float]:
+    """`fit` for gray bytes already at the target size: the same steps, without Pillow."""
+    pixels = levels * _UNIT
+    return pixels[..., None], float(upper_median(border(pixels)))
+
+
 def _as_color(image: Image.Image, color: Literal["rgb", "rgba"]) -> Image.Image:
     """For colour targets; gray sources stay gray (`grayscale`) until the end."""
     if image.mode in _GRAY_MODES:

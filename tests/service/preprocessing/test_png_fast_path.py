@@ -85,3 +85,48 @@ def test_broken_pngs_get_pillows_errors(monkeypatch):
 def test_the_size_limit_holds_before_any_decoding():
     with pytest.raises(ImageTooLargeError, match="at most 100 accepted"):
         open_image(_png("L", (20, 20)), 100)
+
+
+def _digit_png(size: tuple[int, int], light_paper: bool) -> bytes:
+    """A stroke on a plain background, so the border decides the polarity."""
+    height, width = size
+    pixels = np.full((height, width), 250 if light_paper else 3, dtype=np.uint8)
+    pixels[height // 4 : 3 * height // 4, width // 3 : width // 2] = 10 if light_paper else 240
+    out = io.BytesIO()
+    Image.fromarray(pixels, "L").save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("light_paper", [False, True])
+@pytest.mark.parametrize("size", [(28, 28), (20, 36)])
+def test_gray_uploads_at_the_models_size_skip_pillow_with_the_same_result(
+    monkeypatch, size, light_paper
+):
+    from service.card import ImageSpec
+    from service.preprocessing import images
+
+    spec = ImageSpec(size=size, color="gray", resize="mnist", scale="unit", polarity="auto")
+    data = _digit_png(size, light_paper)
+    assert decoding.plain_gray_png(data, size, 10**6) is not None
+    fast = images.prepare_image(data, spec)
+    monkeypatch.setattr(images, "plain_gray_png", lambda *args: None)
+    pillow = images.prepare_image(data, spec)
+    assert fast.pixels.tobytes() == pillow.pixels.tobytes()
+    assert fast.pixels.shape == pillow.pixels.shape == (*size, 1)
+    assert fast.pixels.dtype == pillow.pixels.dtype
+    assert (fast.inverted, fast.format, fast.original_size) == (
+        pillow.inverted,
+        pillow.format,
+        pillow.original_size,
+    )
+    assert fast.inverted is light_paper
+    assert fast.preview().tobytes() == pillow.preview().tobytes()
+
+
+def test_the_gray_fast_path_takes_only_plain_gray_pngs_at_the_models_size():
+    gray = _digit_png((28, 28), False)
+    assert decoding.plain_gray_png(gray, (28, 28), 10**6) is not None
+    assert decoding.plain_gray_png(gray, (28, 29), 10**6) is None  # another size
+    assert decoding.plain_gray_png(gray, (28, 28), 100) is None  # over the pixel limit
+    assert decoding.plain_gray_png(_png("RGB", (28, 28)), (28, 28), 10**6) is None
+    assert decoding.plain_gray_png(_png("L", (28, 28), transparency=0), (28, 28), 10**6) is None
