@@ -30,6 +30,9 @@ LOAD_ALERT = "KerasserveModelLoadFailed"
 READY_S = 240  # a replica starting on a busy two-core machine: TensorFlow, load, warm-up
 SLOW_CLIENT_CUT_S = 7.0  # HAProxy's timeout http-request (5 s) and some slack
 GOODPUT_PROBLEM = "goodput under 80% of c=64"
+P99_PROBLEM = "normal clients' p99 over 2x the quiet figure"
+# Each compares two measurements taken a minute apart on a shared machine.
+NOISY_RATIO_PROBLEMS = frozenset({GOODPUT_PROBLEM, P99_PROBLEM})
 
 
 @dataclass
@@ -400,9 +403,7 @@ class Faults:
             f"{during.p99_s * 1000:.0f} ms with them, {quiet.p99_s * 1000:.0f} ms just before"
         )
         row.require(row.counts.failed == 0, f"{row.counts.failed} normal requests failed")
-        row.require(
-            during.p99_s <= 2 * quiet.p99_s, f"p99 {during.p99_s:.3f} s > 2 x {quiet.p99_s} s"
-        )
+        row.require(during.p99_s <= 2 * quiet.p99_s, P99_PROBLEM)
         limit = SLOW_CLIENT_CUT_S
         row.require(bool(cut), "no slow client was cut off")
         row.require(max(cut, default=0) <= limit, f"a slow client stayed {max(cut):.1f} s")

@@ -1,7 +1,7 @@
-"""The fault table: a noisy goodput miss is measured again; anything else fails the run."""
+"""The fault table: a noisy ratio (goodput, p99) is measured again; anything else fails the run."""
 
-from bench.scale.__main__ import _only_goodput_missed
-from bench.scale.faults import GOODPUT_PROBLEM
+from bench.scale.__main__ import _only_noisy_ratios_missed
+from bench.scale.faults import GOODPUT_PROBLEM, P99_PROBLEM
 from bench.scale.report import Counts, Row, table
 
 
@@ -10,11 +10,14 @@ def _row(*problems: str) -> Row:
     return Row("2,000 connections", counts, "", list(problems))
 
 
-def test_only_a_goodput_miss_is_measured_again():
-    assert _only_goodput_missed([_row(), _row(GOODPUT_PROBLEM), _row()])
-    assert not _only_goodput_missed([_row(), _row()])
-    assert not _only_goodput_missed([_row(GOODPUT_PROBLEM, "a request took 11 s")])
-    assert not _only_goodput_missed([_row(GOODPUT_PROBLEM), _row("3 requests failed")])
+def test_only_noisy_ratio_misses_are_measured_again():
+    assert _only_noisy_ratios_missed([_row(), _row(GOODPUT_PROBLEM), _row()])
+    assert _only_noisy_ratios_missed([_row(P99_PROBLEM)])
+    assert _only_noisy_ratios_missed([_row(GOODPUT_PROBLEM, P99_PROBLEM)])
+    assert not _only_noisy_ratios_missed([_row(), _row()])
+    assert not _only_noisy_ratios_missed([_row(GOODPUT_PROBLEM, "a request took 11 s")])
+    assert not _only_noisy_ratios_missed([_row(GOODPUT_PROBLEM), _row("3 requests failed")])
+    assert not _only_noisy_ratios_missed([_row(P99_PROBLEM, "2 normal requests failed")])
 
 
 def test_a_remeasured_row_stays_in_the_table_without_failing_the_run():
