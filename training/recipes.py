@@ -87,9 +87,9 @@ RECIPES: dict[str, Recipe] = {
             "Dropout 0.5; BatchNorm where the paper had local response normalisation",
             {
                 **_CLASSIFIER_DEFAULTS,
-                "epochs": 20,
+                "epochs": 16,
                 "dropout": 0.5,
-                "patience": 20,
+                "patience": 16,
                 "schedule": "cosine",
                 "augment": "flip_shift",
             },
