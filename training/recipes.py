@@ -104,9 +104,9 @@ RECIPES: dict[str, Recipe] = {
             "pooling, a 128-unit head; BatchNorm after every convolution",
             {
                 **_CLASSIFIER_DEFAULTS,
-                "epochs": 20,
+                "epochs": 28,
                 "dropout": 0.4,
-                "patience": 20,
+                "patience": 28,
                 "schedule": "cosine",
                 "augment": "flip_shift",
             },
