@@ -61,9 +61,29 @@ class TextFormatter(logging.Formatter):
         return f"{text} {extras}" if extras else text
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stderr handler that outlives its stream: once the stderr it was made with is
+    closed (test runners close each test's captured stream; process managers replace
+    it), it writes to the current `sys.stderr` instead of failing every later line."""
+
+    def __init__(self) -> None:
+        self._bound: Any = sys.stderr
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        if getattr(self._bound, "closed", False):
+            self._bound = sys.stderr
+        return self._bound
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        self._bound = value
+
+
 def configure_logging(log_format: Literal["json", "text"], level: str) -> None:
     """Send every logger (ours, uvicorn's, TensorFlow's) through one stderr handler."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     setattr(handler, JSON_HANDLER_ATTRIBUTE, log_format == "json")
     root = logging.getLogger()
