@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from bench.scale.loadgen import Records
 from bench.scale.report import Counts, Row, count, versions_by_replica
@@ -318,15 +319,29 @@ class Faults:
         bad = model_dir / str(good + 1)
         facts: dict[str, float] = {}
 
+        def in_rotation() -> int:
+            """Replicas taking traffic now; the fewest seen is kept."""
+            now = sum(1 for server in self.stack.servers().values() if server.in_rotation)
+            facts["min_up"] = min(facts.get("min_up", now), now)
+            return now
+
+        def alert_firing() -> list[dict[str, Any]]:
+            in_rotation()
+            return self.stack.firing(LOAD_ALERT)
+
+        def all_counted() -> bool:
+            in_rotation()
+            return self._replicas_failed() >= facts["replicas"]
+
         def fault(load: Load) -> str:
-            before = self._up_servers()
+            in_rotation()
             _slow_copy(model_dir / str(good), bad, seconds=0.5)
             graph = bad / "saved_model.pb"
             graph.write_bytes(random.Random(13).randbytes(graph.stat().st_size))
             published = time.time()
             firing = wait_for(
                 f"{LOAD_ALERT} to fire",
-                lambda: self.stack.firing(LOAD_ALERT),
+                alert_firing,
                 2 * self.plan.poll_interval_s + 90,
                 1.0,
             )
@@ -336,12 +351,12 @@ class Faults:
             with contextlib.suppress(StackError):  # counted below; the row says how many
                 wait_for(
                     "every replica to count the failure",
-                    lambda: self._replicas_failed() >= facts["replicas"],
+                    all_counted,
                     2 * self.plan.poll_interval_s + 30,
                     1.0,
                 )
             facts["replicas_failed"] = self._replicas_failed()
-            facts["min_up"] = min(before, self._up_servers())
+            in_rotation()
             instances = sorted({a["labels"].get("instance", "?") for a in firing})
             return (
                 f"v{good + 1} with a corrupt saved_model.pb: {LOAD_ALERT} firing in "
@@ -367,9 +382,6 @@ class Faults:
     def _replicas_failed(self) -> int:
         failures = self.stack.query(f'kerasserve_model_load_failures_total{{model="{MODEL}"}} > 0')
         return len({sample["metric"]["instance"] for sample in failures})
-
-    def _up_servers(self) -> int:
-        return sum(1 for server in self.stack.servers().values() if server.up)
 
     def slow_clients(self) -> Row:
         """Slow clients for duration_s, after as long a stretch of the same load without."""

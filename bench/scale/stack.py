@@ -54,6 +54,12 @@ class Server:
         """UP after a passed /readyz check (a newly resolved slot starts UP unchecked)."""
         return self.status.startswith("UP") and self.check == "L7OK"
 
+    @property
+    def in_rotation(self) -> bool:
+        """Taking traffic: UP, also while its last probes failed but fewer than `fall`
+        ("UP 1/3"), which `up` would not count."""
+        return self.status.startswith("UP") and bool(self.address)
+
 
 @dataclass
 class Stack:
