@@ -140,6 +140,8 @@ def plain_gray_png(data: bytes, size: tuple[int, int], max_pixels: int) -> NDArr
     The digit classifiers' usual upload needs no Pillow image at all: wrapping libspng's
     array as one and reading it back cost as much as decoding it.
     """
+    if data[16:24] != struct.pack(">II", size[1], size[0]) or data[25:26] != b"\x00":
+        return None  # another size or colour type, told by the header: no chunk scan twice
     plain = plain_png(data)
     if plain is None or plain[2] != "L" or (plain[1], plain[0]) != size:
         return None
