@@ -100,13 +100,15 @@ RECIPES: dict[str, Recipe] = {
             "inception",
             "fashion_mnist",
             "GoogLeNet-style net on Fashion-MNIST: a stride-2 stem, three Inception modules "
-            "(1x1, 1x1-3x3, 1x1-5x5 and pool-1x1 branches) on a 7x7 grid, global average "
-            "pooling, a 128-unit head; BatchNorm after every convolution",
+            "(1x1, 1x1-3x3, 1x1-5x5 and pool-1x1 branches), the first on the 14x14 grid, "
+            "a max-pool, two on 7x7, global average pooling, a 128-unit head; BatchNorm "
+            "after every convolution; label smoothing 0.1",
             {
                 **_CLASSIFIER_DEFAULTS,
-                "epochs": 28,
+                "epochs": 24,
+                "label_smoothing": 0.1,
                 "dropout": 0.4,
-                "patience": 28,
+                "patience": 24,
                 "schedule": "cosine",
                 "augment": "flip_shift",
             },

@@ -88,7 +88,7 @@ def test_inception_modules_concatenate_four_branches():
     concats = [layer for layer in model.layers if isinstance(layer, keras.layers.Concatenate)]
     assert [c.name for c in concats] == [f"inception_{i}_concat" for i in (1, 2, 3)]
     assert [c.output.shape for c in concats] == [
-        (None, 7, 7, 104),
+        (None, 14, 14, 104),
         (None, 7, 7, 160),
         (None, 7, 7, 216),
     ]
@@ -105,6 +105,7 @@ def test_inception_modules_concatenate_four_branches():
         "pool_proj": (1, 1),
     }
     assert model.get_layer("inception_1_pool").strides == (1, 1)
+    assert model.get_layer("pool_1").output.shape == (None, 7, 7, 104)
     assert isinstance(model.get_layer("global_pool"), keras.layers.GlobalAveragePooling2D)
     assert model.get_layer("features").output.shape == (None, 128)
     with pytest.raises(ValueError, match="module"):

@@ -185,12 +185,15 @@ def build_inception(
     dropout: float = 0.4,
     modules: Sequence[InceptionWidths] = INCEPTION_MODULES,
     dense_units: int = 128,
+    pool_after: Sequence[int] = (1,),
 ) -> keras.Model:
     """GoogLeNet-style network (Szegedy et al., 2014) for small images.
 
-    GoogLeNet's stem at a 28x28 scale (a 5x5 stride-2 convolution, a 3x3
-    convolution, a 3x3 stride-2 max-pool: 28 -> 14 -> 7), then Inception modules
-    on the 7x7 grid, global average pooling in place of a flattening head, as in
+    GoogLeNet's stem at a 28x28 scale (a 5x5 stride-2 convolution and a 3x3
+    convolution: 28 -> 14), then Inception modules with a 3x3 stride-2 max-pool
+    after each module numbered in ``pool_after``, as GoogLeNet pools between its
+    module groups (by default 14 -> 7 after the first: the first module still sees
+    14x14 detail), global average pooling in place of a flattening head, as in
     the paper, and a small head: ``dense_units`` (``features``), Dropout, logits.
     Every convolution is followed by BatchNorm and ReLU (as in BN-Inception).
     GoogLeNet's auxiliary classifiers are left out: a net this shallow trains
@@ -203,9 +206,10 @@ def build_inception(
     inputs = keras.Input(shape=input_shape, name="images")
     x = _conv_bn(inputs, 32, 5, "stem_conv_1", strides=2)
     x = _conv_bn(x, 64, 3, "stem_conv_2")
-    x = layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
     for index, widths in enumerate(modules, start=1):
         x = inception_module(x, widths, f"inception_{index}")
+        if index in pool_after:
+            x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"pool_{index}")(x)
     x = layers.GlobalAveragePooling2D(name="global_pool")(x)
     x = layers.Dense(dense_units, use_bias=False, name="head_dense")(x)
     x = layers.BatchNormalization(name="head_bn")(x)

@@ -22,6 +22,7 @@ from training.export import (
     image_input_spec,
     staged_version,
 )
+from training.losses import classification_loss
 from training.models import build_alexnet, build_inception, build_lenet5, build_mlp, build_vgg
 from training.multiworker import is_multiworker, prepare_multiworker_fit
 from training.recipes import HParams, Recipe
@@ -148,7 +149,7 @@ class ClassifyTask:
             )
             model.compile(
                 optimizer=keras.optimizers.Adam(float(hparams["lr"])),
-                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                loss=classification_loss(float(hparams.get("label_smoothing", 0.0))),
                 metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
                 jit_compile=options.xla,
             )
