@@ -4,21 +4,23 @@
 reports loads, queues and batches without importing prometheus-client. Each app owns
 its `CollectorRegistry`, which keeps parallel test apps from colliding. Label values
 are bounded: models and versions come from the repository (never from the URL),
-endpoints are route templates, and anything else becomes a fixed placeholder.
+endpoints are route templates, and anything else becomes a fixed placeholder. The
+series every request writes are `service.loop_metrics` ones (written on the event
+loop, no locks); the rare ones stay prometheus-client's.
 """
 
 import threading
-from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
-    Histogram,
     disable_created_metrics,
     generate_latest,
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from service.loop_metrics import LoopCounter, LoopGauge, LoopHistogram
 
 # `_created` series double the exposition and no dashboard or alert reads them.
 disable_created_metrics()
@@ -46,26 +48,6 @@ EXPOSITION_CONTENT_TYPE = CONTENT_TYPE_LATEST
 _MODEL_VERSION = ("model", "version")
 
 
-class LabelCache:
-    """A metric's children by label values, looked up once each.
-
-    `labels()` validates, converts and locks on every call: about 5 us, paid several
-    times per request. Label values here are bounded (see the module docstring), so
-    the cache is too; the child objects are the metric's own, so the exposition is
-    unchanged.
-    """
-
-    def __init__(self, metric: Any) -> None:
-        self._metric = metric
-        self._children: dict[tuple[str, ...], Any] = {}
-
-    def __call__(self, *values: str) -> Any:
-        child = self._children.get(values)
-        if child is None:
-            child = self._children[values] = self._metric.labels(*values)
-        return child
-
-
 class ServiceMetrics:
     """Every metric of one app, and the observer callbacks that update them."""
 
@@ -79,11 +61,11 @@ class ServiceMetrics:
 
     def _build_http(self, ns: str) -> None:
         reg = self.registry
-        self.requests = Counter(
+        self.requests = LoopCounter(
             "requests", "HTTP requests answered.",
             ("model", "version", "endpoint", "status"), namespace=ns, registry=reg,
         )  # fmt: skip
-        self.request_latency = Histogram(
+        self.request_latency = LoopHistogram(
             "request_duration_seconds", "Time to answer an HTTP request, body included.",
             ("model", "endpoint"), namespace=ns, registry=reg, buckets=LATENCY_BUCKETS,
         )  # fmt: skip
@@ -91,31 +73,25 @@ class ServiceMetrics:
             "images_generated", "Images produced by generator models.",
             ("model",), namespace=ns, registry=reg,
         )  # fmt: skip
-        self._requests = LabelCache(self.requests)
-        self._request_latency = LabelCache(self.request_latency)
 
     def _build_runtime(self, ns: str) -> None:
         reg = self.registry
-        self.inference_latency = Histogram(
+        self.inference_latency = LoopHistogram(
             "inference_duration_seconds", "Time of one batched model call.",
             _MODEL_VERSION, namespace=ns, registry=reg, buckets=LATENCY_BUCKETS,
         )  # fmt: skip
-        self.batch_size = Histogram(
+        self.batch_size = LoopHistogram(
             "batch_size", "Requests rows per batched model call (before padding).",
             _MODEL_VERSION, namespace=ns, registry=reg, buckets=BATCH_BUCKETS,
         )  # fmt: skip
-        self.queue_wait_time = Histogram(
+        self.queue_wait_time = LoopHistogram(
             "queue_wait_seconds", "Time a request waited in the batch queue.",
             _MODEL_VERSION, namespace=ns, registry=reg, buckets=LATENCY_BUCKETS,
         )  # fmt: skip
-        self.queue_depth_gauge = Gauge(
+        self.queue_depth_gauge = LoopGauge(
             "queue_depth", "Requests waiting in the batch queue.",
             _MODEL_VERSION, namespace=ns, registry=reg,
         )  # fmt: skip
-        self._inference_latency = LabelCache(self.inference_latency)
-        self._batch_size = LabelCache(self.batch_size)
-        self._queue_wait = LabelCache(self.queue_wait_time)
-        self._queue_depth = LabelCache(self.queue_depth_gauge)
 
     def _build_models(self, ns: str) -> None:
         reg = self.registry
@@ -144,8 +120,8 @@ class ServiceMetrics:
     def observe_request(
         self, *, model: str, version: str, endpoint: str, status: int, seconds: float
     ) -> None:
-        self._requests(model, version, endpoint, str(status)).inc()
-        self._request_latency(model, endpoint).observe(seconds)
+        self.requests.inc((model, version, endpoint, str(status)))
+        self.request_latency.observe((model, endpoint), seconds)
 
     def observe_generated(self, model: str, count: int) -> None:
         self.images_generated.labels(model).inc(count)
@@ -174,16 +150,17 @@ class ServiceMetrics:
         self.model_load_failures.labels(name).inc()
 
     def queue_depth(self, name: str, version: int, depth: int) -> None:
-        self._queue_depth(name, str(version)).set(depth)
+        self.queue_depth_gauge.set((name, str(version)), depth)
 
     def queue_wait(self, name: str, version: int, seconds: float) -> None:
-        self._queue_wait(name, str(version)).observe(seconds)
+        self.queue_wait_time.observe((name, str(version)), seconds)
 
     def batch_ran(
         self, name: str, version: int, size: int, padded_size: int, seconds: float
     ) -> None:
-        self._batch_size(name, str(version)).observe(size)
-        self._inference_latency(name, str(version)).observe(seconds)
+        labels = (name, str(version))
+        self.batch_size.observe(labels, size)
+        self.inference_latency.observe(labels, seconds)
 
     def rejected(self, name: str, version: int, reason: str) -> None:
         self.rejections.labels(name, reason).inc()
