@@ -82,7 +82,7 @@ def measure(
                 try:
                     for scenario, connections in points(scenarios, options.connections):
                         target = TARGETS[scenario]
-                        wrk.run(base_url, target, connections, options.warmup_s)
+                        wrk.warm_up(base_url, target, connections, options.warmup_s)
                         result = wrk.run(base_url, target, connections, options.seconds)
                         key = f"{scenario} c={connections}"
                         results.setdefault((side.label, key), []).append(result)

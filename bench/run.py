@@ -210,8 +210,7 @@ def measure(
     base = f"http://127.0.0.1:{options.port}"
     target = spec.targets[scenario]
     point = Point(spec.name, scenario, concurrency)
-    if options.warmup_s > 0:
-        wrk.run(base, target, concurrency, options.warmup_s)
+    wrk.warm_up(base, target, concurrency, options.warmup_s)
     model = CLASSIFIERS.get(scenario, "")
     metrics_url = base + spec.metrics_path if spec.metrics_path and model else ""
     metrics_before = _scrape_workers(metrics_url, spec.workers) if metrics_url else {}

@@ -4,6 +4,8 @@ import json
 import os
 import re
 import subprocess
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,3 +82,36 @@ def run(base_url: str, target: Target, connections: int, seconds: float) -> WrkR
     ]  # fmt: skip
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=seconds + 60)
     return parse(done.stdout)
+
+
+def warm_up(base_url: str, target: Target, connections: int, seconds: float) -> None:
+    """Load the server for ``seconds``, then wait until what that left queued is done.
+
+    wrk stops with up to ``connections`` requests still in the server's queues; their
+    callers are gone but the server still works them off (a 64-client run of 16-image
+    generations leaves a full 1,024-row queue). One more request waits behind them,
+    so the measured run starts on an idle server instead of one refusing work.
+    """
+    if seconds > 0:
+        run(base_url, target, connections, seconds)
+    send_once(base_url, target)
+
+
+def send_once(base_url: str, target: Target, timeout_s: float = 60.0) -> int:
+    """One request as wrk would send it; its HTTP status (errors included)."""
+    headers = {"Content-Type": target.content_type} if target.body else {}
+    if target.header:
+        name, _, value = target.header.partition(":")
+        headers[name.strip()] = value.strip()
+    request = urllib.request.Request(
+        base_url + target.path,
+        data=target.body.read_bytes() if target.body else None,
+        headers=headers,
+        method=target.method,
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as answer:
+            answer.read()
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
