@@ -31,10 +31,7 @@ Labels = tuple[str, ...]
 
 
 class _Family(Collector):
-    """A metric's name, help and label names; registers itself for scrapes.
-
-    Subclasses set up their values first: registering collects once to learn the names.
-    """
+    """A metric's name, help and label names; registers itself for scrapes."""
 
     def __init__(
         self,
@@ -48,7 +45,11 @@ class _Family(Collector):
         self.name = f"{namespace}_{name}"
         self.documentation = documentation
         self.labelnames = tuple(labelnames)
-        registry.register(self)
+        self._prepare()
+        registry.register(self)  # collects once to learn the names: values must exist
+
+    def _prepare(self) -> None:
+        """Set up the (empty) values."""
 
     def _check(self, values: Labels) -> Labels:
         if len(values) != len(self.labelnames):
@@ -56,60 +57,42 @@ class _Family(Collector):
         return tuple(str(value) for value in values)
 
 
-class LoopCounter(_Family):
+class _Scalars(_Family):
+    """One value per label values; subclasses say how it changes and the metric type."""
+
+    family_type: type[CounterMetricFamily] | type[GaugeMetricFamily]
+    _values: dict[Labels, float]
+
+    def _prepare(self) -> None:
+        self._values = {}
+
+    def _key(self, labels: Labels) -> Labels:
+        return labels if labels in self._values else self._check(labels)
+
+    def collect(self) -> Iterator[Metric]:
+        family = self.family_type(self.name, self.documentation, labels=self.labelnames)
+        for labels, value in list(self._values.items()):
+            family.add_metric(labels, value)
+        yield family
+
+
+class LoopCounter(_Scalars):
     """A counter by label values: ``counter.inc(("a", "b"))``."""
 
-    def __init__(
-        self,
-        name: str,
-        documentation: str,
-        labelnames: Sequence[str],
-        *,
-        namespace: str,
-        registry: CollectorRegistry,
-    ) -> None:
-        self._values: dict[Labels, float] = {}
-        super().__init__(name, documentation, labelnames, namespace=namespace, registry=registry)
+    family_type = CounterMetricFamily
 
     def inc(self, labels: Labels, amount: float = 1.0) -> None:
-        values = self._values
-        if labels in values:
-            values[labels] += amount
-        else:
-            values[self._check(labels)] = amount
-
-    def collect(self) -> Iterator[Metric]:
-        family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
-        for labels, value in list(self._values.items()):
-            family.add_metric(labels, value)
-        yield family
+        key = self._key(labels)
+        self._values[key] = self._values.get(key, 0.0) + amount
 
 
-class LoopGauge(_Family):
+class LoopGauge(_Scalars):
     """A gauge by label values: ``gauge.set(("a", "b"), 3)``."""
 
-    def __init__(
-        self,
-        name: str,
-        documentation: str,
-        labelnames: Sequence[str],
-        *,
-        namespace: str,
-        registry: CollectorRegistry,
-    ) -> None:
-        self._values: dict[Labels, float] = {}
-        super().__init__(name, documentation, labelnames, namespace=namespace, registry=registry)
+    family_type = GaugeMetricFamily
 
     def set(self, labels: Labels, value: float) -> None:
-        if labels not in self._values:
-            labels = self._check(labels)
-        self._values[labels] = value
-
-    def collect(self) -> Iterator[Metric]:
-        family = GaugeMetricFamily(self.name, self.documentation, labels=self.labelnames)
-        for labels, value in list(self._values.items()):
-            family.add_metric(labels, value)
-        yield family
+        self._values[self._key(labels)] = value
 
 
 class _Buckets:
@@ -144,8 +127,10 @@ class LoopHistogram(_Family):
             raise ValueError(f"buckets must be given in increasing order, got {list(buckets)}")
         self._bounds = bounds
         self._le = [floatToGoString(bound) for bound in bounds] + ["+Inf"]
-        self._series: dict[Labels, _Buckets] = {}
         super().__init__(name, documentation, labelnames, namespace=namespace, registry=registry)
+
+    def _prepare(self) -> None:
+        self._series: dict[Labels, _Buckets] = {}
 
     def observe(self, labels: Labels, value: float) -> None:
         series = self._series.get(labels)
