@@ -117,6 +117,16 @@ class OverloadedError(ApiError):
         super().__init__(detail, headers={"Retry-After": "1"})
 
 
+class ClientClosedRequestError(ApiError):
+    """The client left before the answer was ready; its work was cancelled.
+
+    Nobody reads the answer: 499 (nginx's "client closed request") is for the access
+    log and the request metrics.
+    """
+
+    status, code, title = 499, "client_closed_request", "Client closed request"
+
+
 # status, code, title for errors raised below the HTTP layer.
 RUNTIME_PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     ModelNotFoundError: (404, "model_not_found", "Unknown model"),

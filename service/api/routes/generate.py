@@ -10,11 +10,12 @@ import secrets
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from numpy.typing import NDArray
 
 from service.api.deps import MetricsDep, ResolverDep, SettingsDep
+from service.api.disconnect import unless_client_leaves
 from service.errors import InvalidRequestError
 from service.imaging import grid, png_bytes, to_uint8
 from service.ports import Model
@@ -96,6 +97,7 @@ def _as_json(
     "/v1/generate", summary="Generate images", responses=_RESPONSES, operation_id="generate"
 )
 async def generate(
+    request: Request,
     resolver: ResolverDep,
     settings: SettingsDep,
     metrics: MetricsDep,
@@ -108,12 +110,13 @@ async def generate(
     seed: Annotated[int | None, Query(ge=0, le=MAX_SEED)] = None,
     response_format: Annotated[Literal["png", "json"], Query(alias="format")] = "png",
 ) -> Response:
-    """`n` images; the same `seed` gives the same images."""
+    """`n` images; the same `seed` gives the same images. A client that leaves before
+    they are ready cancels the work (see `service.api.disconnect`)."""
     if n > settings.max_generate_samples:
         raise InvalidRequestError(f"n must be at most {settings.max_generate_samples}")
     handle = resolver.get_for_task(model, version, "generate")
     seed = secrets.randbits(32) if seed is None else seed
-    pixels, labels = await _generate(handle, seed, n, label)
+    pixels, labels = await unless_client_leaves(request.receive, _generate(handle, seed, n, label))
     metrics.observe_generated(handle.name, n)
     headers = {"X-Seed": str(seed), "X-Model-Version": str(handle.version)}
     if response_format == "png":
