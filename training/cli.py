@@ -198,13 +198,21 @@ def run_finetune(args: argparse.Namespace) -> int:
     )
     started = time.monotonic()
     trained = FinetuneTask(request).fit(hparams, options)
+    seconds = record_fit_time(trained, started)
     result = ClassifyTask().export(trained, options, chief=True)
     echo(f"\nfinetune: {result.version_dir}")
-    echo(f"trained in {time.monotonic() - started:.0f} s")
+    echo(f"trained in {seconds:.0f} s")
     for key, value in result.metrics.items():
         if not isinstance(value, list):
             echo(f"  {key:40} {value}")
     return 0
+
+
+def record_fit_time(trained: Any, started: float) -> float:
+    """Seconds since ``started``, also written to the card's training section."""
+    seconds = time.monotonic() - started
+    trained.extra.setdefault("training", {})["fit_seconds"] = round(seconds)
+    return seconds
 
 
 def run_training(args: argparse.Namespace) -> int:
@@ -245,9 +253,10 @@ def run_training(args: argparse.Namespace) -> int:
         trained = run_grid(
             runner, recipe, overrides, parse_assignments(args.param, "--param"), options, strategy
         )
+    seconds = record_fit_time(trained, started)
     result = runner.export(trained, options, is_chief(strategy))
     echo(f"\n{recipe.name}: {result.version_dir or '(non-chief worker: not exported)'}")
-    echo(f"trained in {time.monotonic() - started:.0f} s")
+    echo(f"trained in {seconds:.0f} s")
     for key, value in result.metrics.items():
         if not isinstance(value, list):
             echo(f"  {key:40} {value}")

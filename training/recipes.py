@@ -33,6 +33,7 @@ class Recipe:
     description: str
     hparams: Mapping[str, HParam] = field(default_factory=dict)
     label_mode: Literal["fine", "coarse"] | None = None  # CIFAR-100 only
+    reference: str = ""  # the published or baseline figure the card sets this one against
 
     def resolve(self, overrides: Mapping[str, str]) -> HParams:
         """Defaults with command-line overrides parsed to each default's type."""
@@ -137,11 +138,20 @@ RECIPES: dict[str, Recipe] = {
             "LeNet-5 on MNIST",
             {
                 **_CLASSIFIER_DEFAULTS,
-                "epochs": 80,
+                "epochs": 150,
                 "batch_size": 64,
-                "patience": 12,
+                "lr": 2e-3,
+                "dropout": 0.25,
+                "patience": 150,
+                "schedule": "cosine",
                 "augment": "affine",
+                "label_smoothing": 0.1,
             },
+            reference=(
+                "LeNet-5 paper 0.9905 with 60,000 training digits (LeCun et al., 1998); "
+                "Keras' small MNIST convnet 0.9922; here 7,000 training digits, so the zoo's "
+                "floor is 0.985 on the 2,000-digit mirror test split"
+            ),
         ),
         Recipe(
             "co2_lstm",

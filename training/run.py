@@ -82,8 +82,9 @@ def limit_examples(count: int, limit: int | None) -> int:
 
 
 def training_facts(trained: Trained, options: RunOptions) -> dict[str, Any]:
-    """The card's ``training`` section: how to reproduce this version."""
-    return {
+    """The card's ``training`` section: how to reproduce this version, how long it took
+    and, when the recipe names one, the published figure it is measured against."""
+    facts: dict[str, Any] = {
         "recipe": trained.recipe.name,
         "description": trained.recipe.description,
         "command": options.command,
@@ -93,6 +94,9 @@ def training_facts(trained: Trained, options: RunOptions) -> dict[str, Any]:
         "optimizer": "adam",
         "history": trained.history,
     }
+    if trained.recipe.reference:
+        facts["reference"] = trained.recipe.reference
+    return {**facts, **trained.extra.get("training", {})}
 
 
 def load_recipe_images(recipe: Recipe, options: RunOptions) -> ImageDataset:

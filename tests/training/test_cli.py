@@ -12,6 +12,7 @@ import tensorflow as tf
 from tests.training.cifar_archive import synthetic_cifar100
 from tests.training.conftest import IDX_FIXTURE, run_cli
 from training.card import read_card
+from training.recipes import get_recipe
 
 LOCAL_DATA = ("--data-dir", str(IDX_FIXTURE), "--data-source", "local")
 TINY = ("--set", "epochs=2", "--verbose", "0")
@@ -32,6 +33,8 @@ def test_classifier_round_trip(recipe, tmp_path, offline_cache):
     assert len(card["labels"]) == 10
     assert card["data"]["source"].startswith("local:")
     assert card["training"]["command"].startswith("python -m training train " + recipe)
+    assert card["training"]["fit_seconds"] >= 0
+    assert ("reference" in card["training"]) == bool(get_recipe(recipe).reference)
     assert (version / "learning_curves.png").stat().st_size > 0
     assert (version / "confusion_matrix.png").stat().st_size > 0
 

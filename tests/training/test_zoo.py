@@ -32,11 +32,20 @@ FLOORS = {
     "mnist_lenet": ("test_accuracy", 0.980),
     "mnist_cgan": ("class_consistency", 0.90),
 }
+# Raised floors, met by the newest version of each model; older versions stay
+# committed (and keep the floors above) until the newer one has been served and checked.
+NEWEST_FLOORS = {
+    "mnist_lenet": ("test_accuracy", 0.985),
+}
 VERSIONS = [
     MODELS / name / str(version)
     for name in sorted(p.name for p in MODELS.iterdir() if p.is_dir())
     for version in existing_versions(MODELS / name)
 ]
+
+
+def newest(model_dir: Path) -> Path:
+    return model_dir / str(max(existing_versions(model_dir)))
 
 
 def test_the_zoo_is_committed():
@@ -72,6 +81,9 @@ def test_recorded_figures_meet_the_floors(version_dir):
     name = version_dir.parent.name
     if name in FLOORS:
         metric, floor = FLOORS[name]
+        assert card["metrics"][metric] >= floor
+    if name in NEWEST_FLOORS and version_dir == newest(version_dir.parent):
+        metric, floor = NEWEST_FLOORS[name]
         assert card["metrics"][metric] >= floor
     if card["task"] == "forecast":
         assert card["metrics"]["test_mae_1_step"] < 0.30

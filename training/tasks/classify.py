@@ -198,7 +198,7 @@ class ClassifyTask:
                 preprocessing=preprocessing,
                 metrics=metrics,
                 data=dataset_facts(data, options),
-                training={**training_facts(trained, options), **trained.extra.get("training", {})},
+                training=training_facts(trained, options),
                 task_params={
                     "image_shape": list(data.image_shape),
                     "num_classes": data.num_classes,
