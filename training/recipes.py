@@ -88,11 +88,12 @@ RECIPES: dict[str, Recipe] = {
             "Dropout 0.5; BatchNorm where the paper had local response normalisation",
             {
                 **_CLASSIFIER_DEFAULTS,
-                "epochs": 16,
+                "epochs": 14,
                 "dropout": 0.5,
-                "patience": 16,
+                "patience": 14,
                 "schedule": "cosine",
-                "augment": "flip_shift",
+                "augment": "flip",
+                "label_smoothing": 0.1,
             },
         ),
         Recipe(
