@@ -2,15 +2,19 @@
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from training.tasks.forecast import sarima_one_step
 
 
-def seasonal_series(months: int, seed: int = 0) -> np.ndarray:
+def seasonal_series(months: int, seed: int = 0) -> NDArray[np.float32]:
     rng = np.random.default_rng(seed)
     t = np.arange(months)
     wave = 3 * np.sin(2 * np.pi * t / 12)
-    return (315 + 0.1 * t + wave + rng.normal(0, 0.2, months)).astype(np.float32)
+    series: NDArray[np.float32] = (315 + 0.1 * t + wave + rng.normal(0, 0.2, months)).astype(
+        np.float32
+    )
+    return series
 
 
 def test_sarima_baseline_never_sees_the_test_months():

@@ -66,7 +66,11 @@ def all_calls() -> list[Call]:
 
 # The versions the pins were recorded from. A newer version of one of these models
 # changes its answers by design; it is checked by tests/training/test_zoo.py.
-PINNED_VERSIONS = {"fashion_mlp": (1,), "fashion_cnn": (1,), "mnist_lenet": (2,)}
+PINNED_VERSIONS: dict[str, tuple[int, ...]] = {
+    "fashion_mlp": (1,),
+    "fashion_cnn": (1,),
+    "mnist_lenet": (2,),
+}
 
 
 def zoo_settings() -> Settings:
