@@ -1,10 +1,10 @@
 """Counters, gauges and histograms written only from the event loop's thread.
 
 prometheus-client guards every value with a lock and walks a histogram's buckets
-one by one: about 35 us of every classify request went to the six series each one
-touches (cProfile, `bench/inproc.py`). The service's per-request series are all
-written on the event loop, one thread, so they need no lock: a write is a dict
-lookup, a bisect and two additions. The exposition is prometheus-client's own
+one by one: the six series each classify request touches cost 9.8 us a request
+through it, 3.0 us here (`python -m bench.metrics_cost`). The service's per-request
+series are all written on the event loop, one thread, so they need no lock: a write
+is a dict lookup, a bisect and two additions. The exposition is prometheus-client's own
 (same names, help, labels, bucket bounds and sample order), rendered from these
 values when Prometheus scrapes.
 
