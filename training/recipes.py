@@ -88,9 +88,10 @@ RECIPES: dict[str, Recipe] = {
             "Dropout 0.5; BatchNorm where the paper had local response normalisation",
             {
                 **_CLASSIFIER_DEFAULTS,
-                "epochs": 13,
+                "epochs": 15,
                 "dropout": 0.5,
-                "patience": 13,
+                "weight_decay": 0.3,
+                "patience": 15,
                 "schedule": "cosine",
                 "augment": "flip",
             },

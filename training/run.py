@@ -12,6 +12,7 @@ import tensorflow as tf
 from training.datasets import ImageDataset, load_image_dataset
 from training.datasets.folders import FolderOptions, load_image_folder
 from training.devices import StrategyName
+from training.optimizers import optimizer_name
 from training.recipes import HParams, Recipe
 
 
@@ -91,7 +92,7 @@ def training_facts(trained: Trained, options: RunOptions) -> dict[str, Any]:
         "hyperparameters": dict(trained.hparams),
         "seed": options.seed,
         "strategy": options.strategy,
-        "optimizer": "adam",
+        "optimizer": optimizer_name(float(trained.hparams.get("weight_decay", 0.0))),
         "history": trained.history,
     }
     if trained.recipe.reference:

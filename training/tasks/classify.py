@@ -25,6 +25,7 @@ from training.export import (
 from training.losses import classification_loss
 from training.models import build_alexnet, build_inception, build_lenet5, build_mlp, build_vgg
 from training.multiworker import is_multiworker, prepare_multiworker_fit
+from training.optimizers import adam
 from training.recipes import HParams, Recipe
 from training.run import (
     RunOptions,
@@ -148,7 +149,7 @@ class ClassifyTask:
                 recipe.architecture, hparams, data.image_shape, data.num_classes
             )
             model.compile(
-                optimizer=keras.optimizers.Adam(float(hparams["lr"])),
+                optimizer=adam(float(hparams["lr"]), float(hparams.get("weight_decay", 0.0))),
                 loss=classification_loss(float(hparams.get("label_smoothing", 0.0))),
                 metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
                 jit_compile=options.xla,
