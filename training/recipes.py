@@ -76,7 +76,15 @@ RECIPES: dict[str, Recipe] = {
             "vgg",
             "fashion_mnist",
             "small VGG-style CNN with BatchNorm and Dropout on Fashion-MNIST",
-            {**_CLASSIFIER_DEFAULTS, "epochs": 30, "dropout": 0.4, "augment": "flip_shift"},
+            {
+                **_CLASSIFIER_DEFAULTS,
+                "epochs": 45,
+                "dropout": 0.4,
+                "label_smoothing": 0.1,
+                "patience": 45,
+                "schedule": "cosine",
+                "augment": "flip_shift",
+            },
         ),
         Recipe(
             "fashion_alexnet",
