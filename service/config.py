@@ -6,6 +6,7 @@ message instead of surfacing later as a strange 500. The runtime half of the ser
 gets its own frozen `RuntimeSettings`, built here by `runtime_settings()`.
 """
 
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -62,6 +63,10 @@ class Settings(BaseSettings):
     batch_sizes: Annotated[tuple[PositiveInt, ...], NoDecode] = (1, 2, 4, 8, 16, 32, 64)
     request_timeout_s: float = Field(default=30.0, gt=0)
     inference_threads: PositiveInt = 1
+    # TensorFlow's thread pools per process; 0 = auto: the CPUs this process may run on,
+    # shared out among the workers (TensorFlow alone would give every worker all of them).
+    intra_op_threads: int = Field(default=0, ge=0)
+    inter_op_threads: int = Field(default=0, ge=0)
     idle_inline_max_s: float = Field(default=0.0005, ge=0)
 
     # Limits on what one request may ask for.
@@ -173,7 +178,15 @@ class Settings(BaseSettings):
             request_timeout_s=self.request_timeout_s,
             inference_threads=self.inference_threads,
             idle_inline_max_s=self.idle_inline_max_s,
+            intra_op_threads=self.intra_op_threads or cpus_per_worker(self.workers),
+            inter_op_threads=self.inter_op_threads or cpus_per_worker(self.workers),
         )
+
+
+def cpus_per_worker(workers: int) -> int:
+    """This process's share of the CPUs it may run on (its affinity, so a container's
+    cpuset counts), at least one."""
+    return max(1, len(os.sched_getaffinity(0)) // workers)
 
 
 @lru_cache(maxsize=1)

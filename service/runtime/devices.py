@@ -49,6 +49,30 @@ def resolve_device(requested: str) -> str:
     return f"/{kind}:{index}"
 
 
+def configure_threads(intra_op: int, inter_op: int) -> None:
+    """Size TensorFlow's thread pools (0 keeps TensorFlow's choice for that pool).
+
+    TensorFlow gives every process a pool as wide as the machine; with several worker
+    processes each one's pools then spin on every core after each call, on the other
+    workers' time. The sizes only take effect before TensorFlow's first operation.
+    """
+    current = (
+        tf.config.threading.get_intra_op_parallelism_threads(),
+        tf.config.threading.get_inter_op_parallelism_threads(),
+    )
+    if current == (intra_op, inter_op):
+        return
+    try:
+        if intra_op:
+            tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+        if inter_op:
+            tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+    except RuntimeError as exc:  # TensorFlow already ran: its pools are fixed
+        logger.warning("cannot size TensorFlow's thread pools: %s", exc)
+        return
+    logger.info("TensorFlow thread pools: intra-op %d, inter-op %d", intra_op, inter_op)
+
+
 def device_info(device: str | None) -> dict[str, Any]:
     """What ``/health``-style endpoints show about the hardware."""
     gpus = tf.config.list_physical_devices("GPU")
@@ -56,4 +80,7 @@ def device_info(device: str | None) -> dict[str, Any]:
         "device": device,
         "gpus": [gpu.name for gpu in gpus],
         "tensorflow_version": tf.__version__,
+        # 0 means TensorFlow chose (as wide as the machine).
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
     }

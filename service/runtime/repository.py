@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from service.card import CardError, read_card
-from service.runtime.devices import device_info, resolve_device
+from service.runtime.devices import configure_threads, device_info, resolve_device
 from service.runtime.discovery import (
     Snapshot,
     StabilityTracker,
@@ -81,6 +81,12 @@ class ModelRepository:
             raise RuntimeError("ModelRepository.start() was called twice")
         self._started = True
         loop = asyncio.get_running_loop()
+        await loop.run_in_executor(
+            self._load_pool,
+            configure_threads,
+            self._settings.intra_op_threads,
+            self._settings.inter_op_threads,
+        )
         self._device = await loop.run_in_executor(
             self._load_pool, resolve_device, self._settings.device
         )

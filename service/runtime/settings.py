@@ -33,6 +33,8 @@ class RuntimeSettings:
     request_timeout_s: float = 30.0
     inference_threads: int = 1
     idle_inline_max_s: float = 0.0005
+    intra_op_threads: int = 0  # TensorFlow's pools; 0 leaves TensorFlow's own choice
+    inter_op_threads: int = 0
 
     def __post_init__(self) -> None:
         if self.version_policy not in ("latest", "all", "specific"):
@@ -41,7 +43,13 @@ class RuntimeSettings:
         for name in ("max_batch_size", "max_queue_size", "inference_threads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
-        for name in ("max_queue_delay_s", "poll_interval_s", "idle_inline_max_s"):
+        for name in (
+            "max_queue_delay_s",
+            "poll_interval_s",
+            "idle_inline_max_s",
+            "intra_op_threads",
+            "inter_op_threads",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         if self.request_timeout_s <= 0:

@@ -1,5 +1,6 @@
 """Settings: environment parsing, fail-fast validation, the runtime subset."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,17 @@ def test_runtime_settings_carry_every_runtime_field(tmp_path):
     assert runtime.device == "/GPU:1" and runtime.max_batch_size == 16
     assert runtime.batch_sizes == (1, 16) and runtime.max_queue_delay_s == 0.01
     assert runtime.request_timeout_s == 3 and runtime.poll_interval_s == 0
+
+
+def test_tensorflow_pools_are_shared_out_among_workers(tmp_path: Path) -> None:
+    cpus = len(os.sched_getaffinity(0))
+    one = Settings(models_dir=tmp_path).runtime_settings()
+    assert (one.intra_op_threads, one.inter_op_threads) == (cpus, cpus)
+    many = Settings(models_dir=tmp_path, workers=4 * cpus).runtime_settings()
+    assert (many.intra_op_threads, many.inter_op_threads) == (1, 1)
+    chosen = Settings(models_dir=tmp_path, workers=2, intra_op_threads=3, inter_op_threads=5)
+    runtime = chosen.runtime_settings()
+    assert (runtime.intra_op_threads, runtime.inter_op_threads) == (3, 5)
 
 
 @pytest.mark.parametrize(
