@@ -160,3 +160,69 @@ def test_conditional_gan_train_step_updates_both_networks():
 def weights_changed(before, variables):
     pairs = zip(before, variables, strict=True)
     return any(not np.allclose(old, new.numpy()) for old, new in pairs)
+
+
+def critic_parameters(filters, spectral_norm, projection):
+    """Weights of the critic counted by hand: label plane, two 4x4 convs, the logit."""
+    flat = 7 * 7 * filters * 2
+    count = 10 * 28 * 28 + (2 * 16 * filters + filters)
+    count += filters * 16 * filters * 2 + filters * 2 + flat + 1
+    if spectral_norm:  # one power-iteration vector per wrapped layer, not trained
+        count += filters + filters * 2 + 1
+    if projection:
+        count += 10 * flat
+    return count
+
+
+@pytest.mark.parametrize(("spectral_norm", "projection"), [(False, False), (True, True)])
+def test_critic_parameter_counts(spectral_norm, projection):
+    critic = build_discriminator(base_filters=8, spectral_norm=spectral_norm, projection=projection)
+    assert critic.count_params() == critic_parameters(8, spectral_norm, projection)
+    assert build_discriminator().count_params() == 147_425  # mnist_cgan/1's critic
+
+
+def test_spectral_norm_wraps_every_critic_layer_and_brings_its_norm_to_one():
+    critic = build_discriminator(base_filters=8, spectral_norm=True)
+    wrapped = [
+        layer for layer in critic.layers if isinstance(layer, keras.layers.SpectralNormalization)
+    ]
+    assert [layer.name for layer in wrapped] == ["down_1_sn", "down_2_sn", "logit_sn"]
+    images = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype(np.float32)
+    labels = np.array([0, 1, 2, 3], np.int32)
+    for _ in range(30):  # one power iteration per training call
+        critic([images, labels], training=True)
+    for layer in wrapped:
+        kernel = layer.layer.kernel.numpy()
+        largest = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
+        assert largest == pytest.approx(1.0, abs=0.02), layer.name
+
+
+def test_projection_adds_the_match_of_features_and_class_embedding():
+    critic = build_discriminator(base_filters=8, projection=True)
+    assert critic.get_layer("class_projection").output.shape == (None, 7 * 7 * 16)
+    parts = keras.Model(
+        critic.inputs, [critic.get_layer("flatten").output, critic.get_layer("logit").output]
+    )
+    images = np.random.default_rng(1).uniform(-1, 1, (3, 28, 28, 1)).astype(np.float32)
+    labels = np.array([2, 5, 9], np.int32)
+    embedding = np.random.default_rng(2).normal(0, 0.1, (10, 7 * 7 * 16)).astype(np.float32)
+    critic.get_layer("class_projection").set_weights([embedding])
+    features, plain = (part.numpy() for part in parts([images, labels]))
+    expected = plain[:, 0] + (features * embedding[labels]).sum(axis=1)
+    np.testing.assert_allclose(
+        critic([images, labels]).numpy()[:, 0], expected, rtol=1e-4, atol=1e-4
+    )
+
+
+def test_spectrally_normalised_projection_critic_trains_in_the_gan():
+    critic = build_discriminator(base_filters=8, spectral_norm=True, projection=True)
+    generator = build_generator(latent_dim=8, base_filters=8)
+    gan = ConditionalGAN(generator, critic, latent_dim=8, seed=1, label_smoothing=0.1)
+    gan.compile(d_optimizer=keras.optimizers.Adam(4e-4), g_optimizer=keras.optimizers.Adam(1e-4))
+    images = np.random.default_rng(0).uniform(-1, 1, (16, 28, 28, 1)).astype(np.float32)
+    before_projection = critic.get_layer("class_projection").get_weights()[0].copy()
+    before_g = [w.numpy().copy() for w in generator.trainable_weights]
+    gan.fit(images, np.arange(16, dtype=np.int32) % 10, batch_size=8, epochs=1, verbose=0)
+    assert not np.allclose(before_projection, critic.get_layer("class_projection").get_weights()[0])
+    assert weights_changed(before_g, generator.trainable_weights)
+    assert gan.d_optimizer.iterations.numpy() == gan.g_optimizer.iterations.numpy() == 2

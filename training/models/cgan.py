@@ -33,19 +33,40 @@ def build_generator(
     return keras.Model([noise, label], image, name="generator")
 
 
-def build_discriminator(num_classes: int = 10, base_filters: int = 64) -> keras.Model:
-    """(image ``[N, 28, 28, 1]`` in [-1, 1], label ``[N]``) -> real/fake logit ``[N, 1]``."""
+def _normalized(layer: layers.Layer, spectral_norm: bool) -> layers.Layer:
+    # Spectral normalisation bounds each layer's Lipschitz constant, so the critic cannot
+    # grow sharp enough to starve the generator of gradient (Miyato et al., 2018).
+    return layers.SpectralNormalization(layer, name=f"{layer.name}_sn") if spectral_norm else layer
+
+
+def build_discriminator(
+    num_classes: int = 10,
+    base_filters: int = 64,
+    spectral_norm: bool = False,
+    projection: bool = False,
+) -> keras.Model:
+    """(image ``[N, 28, 28, 1]`` in [-1, 1], label ``[N]``) -> real/fake logit ``[N, 1]``.
+
+    The label is always an extra input plane. With ``projection`` the logit also
+    gets the inner product of the features with a learned class embedding
+    (Miyato and Koyama, 2018), which ties the judgement to the asked-for class.
+    """
     image = keras.Input(shape=(28, 28, 1), name="images")
     label = keras.Input(shape=(), dtype="int32", name="labels")
     label_map = layers.Embedding(num_classes, 28 * 28, name="label_embedding")(label)
     label_map = layers.Reshape((28, 28, 1), name="label_map")(label_map)
     x = layers.Concatenate(name="condition")([image, label_map])
     for index, filters in enumerate((base_filters, base_filters * 2), start=1):
-        x = layers.Conv2D(filters, 4, strides=2, padding="same", name=f"down_{index}")(x)
+        conv = layers.Conv2D(filters, 4, strides=2, padding="same", name=f"down_{index}")
+        x = _normalized(conv, spectral_norm)(x)
         x = layers.LeakyReLU(0.2, name=f"down_{index}_act")(x)
         x = layers.Dropout(0.3, name=f"down_{index}_dropout")(x)
     x = layers.Flatten(name="flatten")(x)
-    logit = layers.Dense(1, dtype="float32", name="logit")(x)
+    logit = _normalized(layers.Dense(1, dtype="float32", name="logit"), spectral_norm)(x)
+    if projection:
+        class_vector = layers.Embedding(num_classes, x.shape[-1], name="class_projection")(label)
+        match = layers.Dot(axes=1, dtype="float32", name="class_match")([x, class_vector])
+        logit = layers.Add(dtype="float32", name="projected_logit")([logit, match])
     return keras.Model([image, label], logit, name="discriminator")
 
 

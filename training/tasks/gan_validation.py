@@ -1,0 +1,125 @@
+"""Judge the generator on the validation split while it trains, and keep its best epoch.
+
+A GAN has no validation loss, so the zoo's rule (choose by validation, report the
+test figure once) needs a stand-in: every few epochs the zoo's classifier scores
+fresh samples (class consistency) and compares their features with the validation
+digits (Fréchet distance). The test split is never looked at here.
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import keras
+import numpy as np
+from numpy.typing import NDArray
+
+from training.evaluate import Signature, frechet_distance, run_batched, to_pixels
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One validation check of the generator after ``epoch`` epochs."""
+
+    epoch: int
+    consistency: float
+    worst_class: float
+    frechet_distance: float
+    ratio: float  # to the real-vs-real distance (training digits vs validation digits)
+
+
+def select_check(checks: Sequence[Check], min_consistency: float) -> Check:
+    """The lowest Fréchet ratio among checks at or above ``min_consistency``; if none is,
+    the most consistent one (a wrong digit is a worse failure than a blurry one)."""
+    if not checks:
+        raise ValueError("no validation check to select from")
+    passing = [check for check in checks if check.consistency >= min_consistency]
+    if passing:
+        return min(passing, key=lambda check: (check.ratio, -check.epoch))
+    return max(checks, key=lambda check: (check.consistency, -check.ratio))
+
+
+class GeneratorValidation(keras.callbacks.Callback):
+    """Every ``every`` epochs (and after the last), checks ``model.generator`` against the
+    validation digits; at the end of training restores the weights of the selected check."""
+
+    def __init__(
+        self,
+        judge: Signature,
+        x_val: NDArray[np.uint8],
+        x_reference: NDArray[np.uint8],
+        latent_dim: int,
+        num_classes: int,
+        every: int,
+        min_consistency: float,
+        seed: int,
+    ) -> None:
+        super().__init__()
+        if every < 1:
+            raise ValueError(f"validate_every must be at least 1, got {every}")
+        self.judge = judge
+        self.every = every
+        self.min_consistency = min_consistency
+        self.val_features = run_batched(judge, {"images": to_pixels(x_val)})["features"]
+        reference = run_batched(judge, {"images": to_pixels(x_reference)})["features"]
+        self.real_distance = frechet_distance(reference, self.val_features)
+        per_class = -(-len(x_val) // num_classes)  # as many samples as validation digits
+        self.labels = np.repeat(np.arange(num_classes, dtype=np.int32), per_class)
+        rng = np.random.default_rng(seed)
+        self.noise = rng.standard_normal((len(self.labels), latent_dim)).astype(np.float32)
+        self.num_classes = num_classes
+        # Fréchet features from as many samples as there are validation digits, all classes.
+        self.subset = rng.permutation(len(self.labels))[: len(x_val)]
+        self.checks: list[Check] = []
+        self._best_weights: list[NDArray[Any]] = []
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        done = epoch + 1
+        if done % self.every and done != self.params.get("epochs"):
+            return
+        check = self.check(done)
+        self.checks.append(check)
+        if self.selected is check:  # the rule is incremental: keep only the best weights
+            self._best_weights = self.model.generator.get_weights()
+        logger.info("validation check %s", check)
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if not self.checks:
+            return
+        self.model.generator.set_weights(self._best_weights)
+        logger.info("restored the generator of epoch %d: %s", self.selected.epoch, self.selected)
+
+    @property
+    def selected(self) -> Check:
+        return select_check(self.checks, self.min_consistency)
+
+    def check(self, epoch: int) -> Check:
+        generated = self.model.generator([self.noise, self.labels], training=False)
+        pixels = np.asarray(generated, np.float32) * 0.5 + 0.5
+        judged = run_batched(self.judge, {"images": pixels})
+        predicted = judged["probabilities"].argmax(axis=1)
+        correct = predicted == self.labels
+        per_class = [float(correct[self.labels == k].mean()) for k in range(self.num_classes)]
+        fake = judged["features"][self.subset]
+        distance = frechet_distance(fake, self.val_features)
+        return Check(
+            epoch=epoch,
+            consistency=round(float(correct.mean()), 4),
+            worst_class=round(min(per_class), 4),
+            frechet_distance=round(distance, 4),
+            ratio=round(distance / self.real_distance, 3),
+        )
+
+    def record(self) -> dict[str, Any]:
+        """What the card keeps: every check, the real-vs-real distance, the selected epoch."""
+        return {
+            "validation_checks": [asdict(check) for check in self.checks],
+            "validation_real_distance": round(self.real_distance, 4),
+            "selected_epoch": self.selected.epoch,
+            "selection": (
+                f"lowest validation Fréchet ratio with consistency >= {self.min_consistency}"
+            ),
+        }
