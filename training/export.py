@@ -18,7 +18,7 @@ from typing import Any
 
 import keras
 import tensorflow as tf
-from keras import layers
+from keras import layers, ops
 
 logger = logging.getLogger(__name__)
 
@@ -77,13 +77,37 @@ def staged_version(models_dir: Path, name: str) -> Iterator[StagedVersion]:
         shutil.rmtree(staged.staging, ignore_errors=True)
 
 
-def classifier_serving_model(model: keras.Model) -> keras.Model:
-    """Named outputs for serving: ``probabilities`` (softmax), ``logits``, ``features``."""
-    logits = model.output
+@keras.saving.register_keras_serializable(package="kerasserve")
+class HorizontalFlip(layers.Layer):
+    """Mirror ``[N, H, W, C]`` images left to right, always (``RandomFlip`` is for training)."""
+
+    def call(self, images: Any) -> Any:
+        return ops.flip(images, axis=2)
+
+
+def classifier_serving_model(model: keras.Model, flip_average: bool = False) -> keras.Model:
+    """Named outputs for serving: ``probabilities`` (softmax), ``logits``, ``features``.
+
+    With ``flip_average`` the model also sees each image mirrored and every output is
+    the mean of the two, the test-time averaging of AlexNet (Krizhevsky et al., 2012,
+    who averaged ten crops and their reflections); ``probabilities`` stays the softmax
+    of ``logits``.
+    """
+    if not flip_average:
+        logits, features = model.output, model.get_layer("features").output
+        images = model.input
+    else:
+        branch = keras.Model(
+            model.input, [model.output, model.get_layer("features").output], name=model.name
+        )
+        images = keras.Input(shape=tuple(model.input.shape[1:]), name=model.layers[0].name)
+        plain_logits, plain_features = branch(images)
+        mirror_logits, mirror_features = branch(HorizontalFlip(name="mirror")(images))
+        logits = layers.Average(name="logits")([plain_logits, mirror_logits])
+        features = layers.Average(name="features")([plain_features, mirror_features])
     probabilities = layers.Softmax(dtype="float32", name="probabilities")(logits)
-    features = model.get_layer("features").output
     return keras.Model(
-        model.input,
+        images,
         {"probabilities": probabilities, "logits": logits, "features": features},
         name=f"{model.name}_serving",
     )
@@ -101,18 +125,22 @@ def forecaster_serving_model(forecaster: keras.Model) -> keras.Model:
 
 
 def export_saved_model(
-    model: keras.Model, path: Path, input_signature: list[tf.TensorSpec]
+    model: keras.Model,
+    path: Path,
+    input_signature: list[tf.TensorSpec],
+    native: keras.Model | None = None,
 ) -> None:
     """``model.export()`` with named inputs; ``serving_default`` is what servers call.
 
     Several inputs go in as one dict keyed by input name, the form a Functional
     model with named inputs accepts, so the signature's arguments carry those names.
+    ``native`` is the model kept as ``model.keras`` (default: ``model``).
     """
     signature: list[Any] = list(input_signature)
     if len(input_signature) > 1:
         signature = [{spec.name: spec for spec in input_signature}]
     model.export(str(path), format="tf_saved_model", input_signature=signature, verbose=False)
-    save_keras_native(model, path)
+    save_keras_native(model if native is None else native, path)
 
 
 def save_keras_native(model: keras.Model, path: Path) -> None:

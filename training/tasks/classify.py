@@ -176,11 +176,19 @@ class ClassifyTask:
     def export(self, trained: Trained, options: RunOptions, chief: bool) -> RunResult:
         data: ImageDataset = trained.context
         name = options.name or trained.recipe.name
-        serving = classifier_serving_model(trained.model)
+        flip_average = bool(trained.hparams.get("flip_average", False))
+        serving = classifier_serving_model(trained.model, flip_average)
         image, preprocessing = image_facts(data)
         models_dir = options.models_dir if chief else options.work_dir / "non_chief_exports"
         with staged_version(models_dir, name) as staged:
-            export_saved_model(serving, staged.staging, [image_input_spec(data.image_shape)])
+            # A flip-averaging export keeps the plain network as model.keras: fine-tuning
+            # looks for its ``features`` layer.
+            export_saved_model(
+                serving,
+                staged.staging,
+                [image_input_spec(data.image_shape)],
+                native=trained.model if flip_average else None,
+            )
             metrics, matrix = evaluate_classifier(staged.staging, data.x_test, data.y_test)
             metrics["best_val_loss"] = round(trained.validation_score, 4)
             metrics["epochs_trained"] = len(trained.history["loss"])
