@@ -25,11 +25,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import uvicorn
 from pydantic import ValidationError
-from uvicorn.supervisors import Multiprocess
 
 from service.config import Settings
 from service.logs import configure_logging
 from service.state import Lifecycle
+from service.workers import SocketPerWorker, worker_sockets
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -129,7 +129,12 @@ def serve(settings: Settings) -> None:
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
             **_uvicorn_options(settings),
         )
-        Multiprocess(config, sockets=listening_sockets(config)).run()
+        try:
+            slots = worker_sockets(settings.host, settings.port, settings.workers, ACCEPT_HANDLES)
+        except OSError as exc:
+            logger.error("cannot listen on %s:%d: %s", settings.host, settings.port, exc)
+            sys.exit(1)
+        SocketPerWorker(config, slots).run()
         return
 
     from service.main import create_app  # TensorFlow comes in here, in this process only

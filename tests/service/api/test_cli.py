@@ -99,19 +99,19 @@ def test_inspect_prints_the_resolved_spec_and_writes_it(tmp_path, capsys):
 def test_several_workers_each_build_their_app_with_logging(monkeypatch, tmp_path):
     started: list[tuple[uvicorn.Config, list[object]]] = []
 
-    class FakeMultiprocess:
-        def __init__(self, config: uvicorn.Config, sockets: list[object]) -> None:
-            started.append((config, sockets))
+    class FakeSupervisor:
+        def __init__(self, config: uvicorn.Config, slots: list[object]) -> None:
+            started.append((config, slots))
 
         def run(self) -> None:
             pass
 
-    monkeypatch.setattr(cli, "Multiprocess", FakeMultiprocess)
-    monkeypatch.setattr(cli, "listening_sockets", lambda config: ["socket"])
+    monkeypatch.setattr(cli, "SocketPerWorker", FakeSupervisor)
+    monkeypatch.setattr(cli, "worker_sockets", lambda host, port, workers, handles: ["slot"])
     cli.serve(Settings(models_dir=tmp_path, workers=2))
-    ((config, sockets),) = started
+    ((config, slots),) = started
     assert (config.app, config.factory, config.workers) == ("service.cli:worker_app", True, 2)
-    assert sockets == ["socket"]
+    assert slots == ["slot"]
     # uvicorn's 5 s ping deadline kills workers still starting on a busy machine.
     assert config.timeout_worker_healthcheck == cli.WORKER_HEALTHCHECK_S >= 15
 
