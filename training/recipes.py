@@ -169,7 +169,9 @@ RECIPES: dict[str, Recipe] = {
             "forecast",
             "lstm",
             "co2",
-            "two-layer LSTM forecasting monthly Mauna Loa CO2",
+            "SARIMA(1,1,1)(0,1,1,12)'s innovations recursion as a recurrent layer, blended "
+            "with an ensemble of five two-layer LSTMs correcting the mean seasonal steps, "
+            "forecasting monthly Mauna Loa CO2",
             {
                 "epochs": 400,
                 "batch_size": 32,
@@ -177,11 +179,20 @@ RECIPES: dict[str, Recipe] = {
                 "dropout": 0.0,
                 "patience": 40,
                 "schedule": "plateau",
-                "window": 36,
+                "window": 240,
+                "member": "seasonal",
+                "member_window": 121,
+                "members": 5,
                 "horizon": 12,
                 "units": 64,
                 "test_months": 120,
+                "validation_months": 60,
+                "refit": False,
             },
+            reference=(
+                "SARIMA(1,1,1)(0,1,1,12) fitted by statsmodels on the same training months, "
+                "rolling 1-step over the same 120 test months: MAE 0.2354 ppm"
+            ),
         ),
         Recipe(
             "mnist_cgan",
@@ -190,14 +201,25 @@ RECIPES: dict[str, Recipe] = {
             "mnist",
             "conditional DCGAN generating MNIST digits by label",
             {
-                "epochs": 60,
+                "epochs": 50,
                 "batch_size": 64,
-                "lr": 2e-4,
+                "g_lr": 2e-4,
+                "d_lr": 4e-4,
+                "label_smoothing": 0.1,
+                "spectral_norm": True,
+                "projection": True,
                 "latent_dim": 64,
                 "base_filters": 64,
                 "evaluator": "mnist_lenet",
                 "samples_per_class": 1000,
+                "validate_every": 5,
+                "select_min_consistency": 0.97,
             },
+            reference=(
+                "mnist_cgan/1 judged by mnist_lenet/3: class consistency 0.9318, Fréchet "
+                "distance 0.710 vs 0.302 real-vs-real (2.35x); issue 11's floors are "
+                "consistency >= 0.97, worst class >= 0.93, Fréchet distance <= 2.0x real-vs-real"
+            ),
         ),
     )
 }

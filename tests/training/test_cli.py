@@ -108,26 +108,34 @@ def test_forecaster_round_trip(tmp_path):
         "--set",
         "units=8",
         "--set",
-        "window=24",
+        "window=60",
+        "--set",
+        "member_window=24",
+        "--set",
+        "members=2",
         *TINY,
         cwd=tmp_path,
     )
     version = models / "co2_lstm" / "1"
     card = read_card(version)
     assert card["task"] == "forecast"
-    assert card["task_params"]["window"] == 24
+    assert card["task_params"]["window"] == 60
     assert card["task_params"]["horizon"] == 12
-    assert card["inputs"] == {"series": {"dtype": "float32", "shape": [None, 24]}}
+    assert card["inputs"] == {"series": {"dtype": "float32", "shape": [None, 60]}}
+    assert set(card["training"]["history"]) == {"lstm_1", "lstm_2"}
+    assert 0.0 <= card["training"]["validation"]["blend_weight"] <= 1.0
     assert card["data"]["split"]["test_months"] == 120
     for key in (
         "test_mae_1_step",
         "test_mae_12_step",
         "mase_1_step",
         "seasonal_difference_naive_mae_1_step",
+        "sarima_mae_1_step",
+        "validation_mae_1_step",
     ):
         assert key in card["metrics"]
     forecast = tf.saved_model.load(str(version)).signatures["serving_default"](
-        series=tf.constant(np.linspace(330, 340, 24, dtype=np.float32)[np.newaxis])
+        series=tf.constant(np.linspace(330, 340, 60, dtype=np.float32)[np.newaxis])
     )["forecast"]
     assert forecast.shape == (1, 12)
     evaluated = json.loads(run_cli("evaluate", str(version), cwd=tmp_path).stdout)

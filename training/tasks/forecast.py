@@ -1,4 +1,18 @@
-"""Train the LSTM forecaster on monthly CO2, holding out the last months for testing."""
+"""Train the CO2 forecaster on monthly Mauna Loa CO2, holding out the last months for testing.
+
+The forecaster is a hybrid in one Keras model, in the spirit of ES-RNN (Smyl, the
+M4 winner): SARIMA(1,1,1)(0,1,1,12)'s innovations recursion as a recurrent layer
+(:func:`training.models.forecaster.build_sarima_recursion`), blended with an
+ensemble of LSTMs that read the window's last months (by default they correct the
+mean seasonal steps of the last ten years). The recursion carries the long seasonal
+memory (a seasonal MA near -0.85 averages each calendar month over about seven
+years) that 406 training months cannot teach a network with many free weights; the
+LSTMs make different errors, and the blend weight is the one with the least 1-step
+error on the validation months. It stays a recurrent network in the course's sense:
+both branches are Keras RNN layers run over the window month by month, the
+recursion a linear cell whose state is carried from step to step, trained (its
+three weights) by maximum likelihood instead of backpropagation.
+"""
 
 import logging
 from dataclasses import dataclass
@@ -11,18 +25,16 @@ import tensorflow as tf
 from numpy.typing import NDArray
 
 from training import plots
-from training.callbacks import standard_callbacks
 from training.card import build_card, write_card
-from training.datasets import load_co2, make_windows
+from training.datasets import load_co2
 from training.evaluate import load_signature, run_batched
 from training.export import export_saved_model, forecaster_serving_model, staged_version
-from training.models import build_lstm_forecaster
-from training.multiworker import is_multiworker, prepare_multiworker_fit
+from training.models.forecaster import build_hybrid_forecaster, build_sarima_recursion
 from training.recipes import HParams, Recipe
-from training.run import RunOptions, RunResult, Trained, history_lists, training_facts
+from training.run import RunOptions, RunResult, Trained, training_facts
+from training.tasks.forecast_members import SEASON, fit_members, member_windows, refit_members
 
 logger = logging.getLogger(__name__)
-SEASON = 12
 # The airline-style model the issue's reference figure comes from.
 SARIMA_ORDER = (1, 1, 1)
 SARIMA_SEASONAL_ORDER = (0, 1, 1, SEASON)
@@ -43,20 +55,53 @@ def split_series(values: NDArray[np.float32], window: int, test_months: int) -> 
     return len(values) - test_months
 
 
-def training_windows(
-    train: NDArray[np.float32], window: int, horizon: int, validation_fraction: float = 0.15
-) -> tuple[
-    tuple[NDArray[np.float32], NDArray[np.float32]], tuple[NDArray[np.float32], NDArray[np.float32]]
-]:
-    """Chronological train/validation windows: validation targets come last."""
-    x, y = make_windows(train, window, horizon)
-    cut = int(len(x) * (1 - validation_fraction))
-    return (x[:cut], y[:cut]), (x[cut:], y[cut:])
+def rolling_windows(values: NDArray[np.float32], months: NDArray[np.int64], window: int) -> Any:
+    """The ``window`` months before each of ``months``: the inputs of 1-step forecasts."""
+    return np.stack([values[t - window : t] for t in months]).astype(np.float32)
 
 
-def window_scale(x: NDArray[np.float32]) -> float:
-    """Spread of values around each window's last value: the model's fixed input scale."""
-    return float(np.std(x - x[:, -1:])) or 1.0
+@dataclass(frozen=True)
+class FitContext:
+    """What export needs beyond the model: the series split and each member's curves."""
+
+    split: SeriesSplit
+    member_histories: list[dict[str, list[float]]]
+
+
+def choose_blend_weight(
+    recursion: NDArray[np.float32], lstm: NDArray[np.float32], actual: NDArray[np.float32]
+) -> tuple[float, dict[str, float]]:
+    """The weight on the LSTM, in steps of 0.05, with the least 1-step MAE (ties: less LSTM)."""
+    grid = np.round(np.linspace(0.0, 1.0, 21), 2)
+    maes = {f"{w:.2f}": float(np.abs((1 - w) * recursion + w * lstm - actual).mean()) for w in grid}
+    best = min(grid, key=lambda w: (round(maes[f"{w:.2f}"], 6), w))
+    return float(best), {key: round(mae, 4) for key, mae in maes.items()}
+
+
+def blend_on_validation(
+    values: NDArray[np.float32],
+    months: NDArray[np.int64],
+    lstm: keras.Model,
+    recursion: keras.Model,
+) -> tuple[float, dict[str, Any]]:
+    """The LSTM's blend weight chosen by rolling 1-step MAE over ``months`` (validation
+    months, before the test part), with the figures that chose it."""
+    actual = values[months]
+    lstm_window, window = int(lstm.input.shape[-1]), int(recursion.input.shape[-1])
+    lstm_val = lstm.predict(rolling_windows(values, months, lstm_window), verbose=0)[:, 0]
+    recursion_val = recursion.predict(rolling_windows(values, months, window), verbose=0)[:, 0]
+    weight, grid = choose_blend_weight(recursion_val, lstm_val, actual)
+    blended = (1 - weight) * recursion_val + weight * lstm_val
+    statsmodels_val = sarima_one_step(values[: months[-1] + 1], int(months[0]))
+    return weight, {
+        "count": len(months),
+        "blend_weight": weight,
+        "mae_1_step_by_weight": grid,
+        "mae_1_step": round(float(np.abs(blended - actual).mean()), 4),
+        "lstm_mae_1_step": round(float(np.abs(lstm_val - actual).mean()), 4),
+        "recursion_mae_1_step": round(float(np.abs(recursion_val - actual).mean()), 4),
+        "statsmodels_sarima_mae_1_step": round(float(np.abs(statsmodels_val - actual).mean()), 4),
+    }
 
 
 class ForecastTask:
@@ -67,52 +112,62 @@ class ForecastTask:
         options: RunOptions,
         strategy: tf.distribute.Strategy,
     ) -> Trained:
+        """Fit the LSTMs, choose their blend weight with SARIMA's recursion on the
+        validation months (the last of the training part), then refit the LSTMs (with
+        ``refit``) and the recursion's three coefficients on all training months."""
         series = load_co2()
+        values = series.values
         window, horizon = int(hparams["window"]), int(hparams["horizon"])
-        test_start = split_series(series.values, window, int(hparams["test_months"]))
-        (x_train, y_train), validation = training_windows(
-            series.values[:test_start], window, horizon
+        test_start = split_series(values, window, int(hparams["test_months"]))
+        validation_start = test_start - int(hparams["validation_months"])
+        if validation_start < window:
+            raise ValueError(f"validation from month {validation_start} leaves no {window} before")
+        train, validation = member_windows(
+            values[:test_start], int(hparams["member_window"]), horizon, validation_start
         )
         if options.limit is not None:
-            x_train, y_train = x_train[-options.limit :], y_train[-options.limit :]
-        with strategy.scope():
-            model = build_lstm_forecaster(
-                window,
-                horizon,
-                window_scale(x_train),
-                int(hparams["units"]),
-                float(hparams["dropout"]),
-            )
-            model.compile(
-                optimizer=keras.optimizers.Adam(float(hparams["lr"])),
-                loss="mse",
-                metrics=[keras.metrics.MeanAbsoluteError(name="mae")],
-                jit_compile=options.xla,
-            )
-        if is_multiworker(strategy):
-            prepare_multiworker_fit(model, (x_train[:2], y_train[:2]))
-        epochs = int(hparams["epochs"])
-        fitted = model.fit(
-            x_train,
-            y_train,
-            batch_size=int(hparams["batch_size"]),
-            validation_data=validation,
-            epochs=epochs,
-            shuffle=True,
-            callbacks=standard_callbacks(
-                options.work_dir / recipe.name,
-                int(hparams["patience"]),
-                str(hparams["schedule"]),
-                epochs,
-            ),
-            verbose=options.verbose,
+            train = (train[0][-options.limit :], train[1][-options.limit :])
+        lstm, histories = fit_members(recipe, hparams, options, strategy, train, validation)
+        early = sarima_coefficients(values[:validation_start])
+        weight, facts = blend_on_validation(
+            values,
+            np.arange(validation_start, test_start),
+            lstm,
+            build_sarima_recursion(window, horizon, early, SEASON),
         )
-        history = history_lists(fitted)
-        split = SeriesSplit(series.values, test_start, series.source, series.checksum, series.dates)
-        return Trained(recipe, hparams, model, history, min(history["val_loss"]), split)
+        refits: list[dict[str, list[float]]] = []
+        if bool(hparams["refit"]):
+            everything, _ = member_windows(
+                values[:test_start], int(hparams["member_window"]), horizon, test_start
+            )
+            lstm, refits = refit_members(hparams, options, strategy, everything, histories)
+        coefficients = sarima_coefficients(values[:test_start])
+        with strategy.scope():
+            recursion = build_sarima_recursion(window, horizon, coefficients, SEASON)
+            model = build_hybrid_forecaster(recursion, lstm, weight)
+        logger.info("validation: %s", facts)
+        split = SeriesSplit(values, test_start, series.source, series.checksum, series.dates)
+        trained = Trained(
+            recipe, hparams, model, histories[0], facts["mae_1_step"], FitContext(split, histories)
+        )
+        trained.extra["training"] = {
+            "validation": {
+                "months": f"{series.dates[validation_start]}..{series.dates[test_start - 1]}",
+                "count": facts.pop("count"),
+                "sarima_coefficients_before_validation": [round(c, 4) for c in early],
+                **facts,
+            },
+            "refit_history": {f"lstm_{i}": h for i, h in enumerate(refits, start=1)},
+            "sarima_coefficients": {
+                name: round(c, 4)
+                for name, c in zip(("ar", "ma", "seasonal_ma"), coefficients, strict=True)
+            },
+        }
+        return trained
 
     def export(self, trained: Trained, options: RunOptions, chief: bool) -> RunResult:
-        split: SeriesSplit = trained.context
+        context: FitContext = trained.context
+        split = context.split
         window, horizon = int(trained.hparams["window"]), int(trained.hparams["horizon"])
         name = options.name or trained.recipe.name
         serving = forecaster_serving_model(trained.model)
@@ -124,12 +179,14 @@ class ForecastTask:
             metrics, one_step = evaluate_forecaster(
                 staged.staging, split.values, split.test_start, window, horizon
             )
-            metrics["best_val_loss"] = round(trained.validation_score, 4)
-            metrics["epochs_trained"] = len(trained.history["loss"])
-            save_plots(staged.staging, trained.history, split, one_step)
+            histories = context.member_histories
+            metrics["validation_mae_1_step"] = round(trained.validation_score, 4)
+            metrics["lstm_best_val_loss"] = [round(min(h["val_loss"]), 4) for h in histories]
+            metrics["epochs_trained"] = [len(h["loss"]) for h in histories]
+            save_plots(staged.staging, histories, split, one_step)
             write_card(
                 staged.staging,
-                forecaster_card(name, staged.version, trained, serving, split, metrics, options),
+                forecaster_card(name, staged.version, trained, serving, context, metrics, options),
             )
         logger.info("exported %s: %s", staged.target, metrics)
         return RunResult(name, staged.target if chief else None, metrics, trained.hparams)
@@ -140,11 +197,16 @@ def forecaster_card(
     version: int,
     trained: Trained,
     serving: keras.Model,
-    split: SeriesSplit,
+    context: FitContext,
     metrics: dict[str, Any],
     options: RunOptions,
 ) -> dict[str, Any]:
     window, horizon = int(trained.hparams["window"]), int(trained.hparams["horizon"])
+    split = context.split
+    training = training_facts(trained, options)
+    training["history"] = {
+        f"lstm_{index}": history for index, history in enumerate(context.member_histories, 1)
+    }
     return build_card(
         name=name,
         version=version,
@@ -166,10 +228,18 @@ def forecaster_card(
                 "kind": "chronological",
                 "test_months": len(split.values) - split.test_start,
                 "test_from": str(split.dates[split.test_start]),
-                "validation": "last 15% of training windows",
+                "validation": (
+                    f"the last {trained.hparams['validation_months']} training months: "
+                    "the LSTMs' early stopping and the blend weight"
+                    + (
+                        "; the LSTMs then refitted on all of them"
+                        if trained.hparams["refit"]
+                        else ""
+                    )
+                ),
             },
         },
-        training=training_facts(trained, options),
+        training=training,
         task_params={"window": window, "horizon": horizon, "unit": "ppm", "frequency": "monthly"},
         plots=["learning_curves.png", "forecast_vs_actual.png"],
     )
@@ -230,24 +300,39 @@ def sarima_one_step(values: NDArray[np.float32], test_start: int) -> NDArray[np.
     the same parameters over the whole series, so month ``t``'s prediction uses
     the observations up to ``t - 1`` and nothing is refitted on test months.
     """
-    # Imported here: statsmodels is slow to import and only this baseline needs it.
+    history = values.astype(np.float64)
+    rolling = fit_sarima(history[:test_start]).apply(history)
+    return np.asarray(rolling.predict(start=test_start, end=len(history) - 1))
+
+
+def sarima_coefficients(values: NDArray[np.float32]) -> tuple[float, float, float]:
+    """``(ar, ma, seasonal_ma)`` of the SARIMA baseline fitted on ``values``."""
+    params = fit_sarima(values.astype(np.float64)).params
+    ar, ma, seasonal_ma = (float(p) for p in params[:3])
+    return ar, ma, seasonal_ma
+
+
+def fit_sarima(history: NDArray[np.float64]) -> Any:
+    """statsmodels' maximum-likelihood fit of the baseline's order on ``history``."""
+    # Imported here: statsmodels is slow to import and only the baseline needs it.
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
-    history = values.astype(np.float64)
-    fitted = SARIMAX(
-        history[:test_start], order=SARIMA_ORDER, seasonal_order=SARIMA_SEASONAL_ORDER
-    ).fit(disp=False)
-    rolling = fitted.apply(history)
-    return np.asarray(rolling.predict(start=test_start, end=len(history) - 1))
+    model = SARIMAX(history, order=SARIMA_ORDER, seasonal_order=SARIMA_SEASONAL_ORDER)
+    return model.fit(disp=False)
 
 
 def save_plots(
     directory: Path,
-    history: dict[str, list[float]],
+    histories: list[dict[str, list[float]]],
     split: SeriesSplit,
     one_step: NDArray[np.float32],
 ) -> None:
-    plots.learning_curves(history, directory / "learning_curves.png")
+    losses = {
+        f"{prefix}lstm_{index}_loss": history[f"{prefix}loss"]
+        for index, history in enumerate(histories, start=1)
+        for prefix in ("", "val_")
+    }
+    plots.learning_curves(losses, directory / "learning_curves.png")
     context = split.values[max(0, split.test_start - 120) : split.test_start]
     plots.forecast_plot(
         context,

@@ -35,6 +35,7 @@ from training.run import (
     load_recipe_images,
     training_facts,
 )
+from training.tasks.gan_validation import GeneratorValidation
 
 logger = logging.getLogger(__name__)
 
@@ -80,25 +81,42 @@ class GenerateTask:
             .prefetch(tf.data.AUTOTUNE)
         )
         latent_dim, filters = int(hparams["latent_dim"]), int(hparams["base_filters"])
-        lr = float(hparams["lr"])
         with strategy.scope():
             gan = ConditionalGAN(
                 build_generator(latent_dim, data.num_classes, filters),
-                build_discriminator(data.num_classes, filters),
+                build_discriminator(
+                    data.num_classes,
+                    filters,
+                    spectral_norm=bool(hparams["spectral_norm"]),
+                    projection=bool(hparams["projection"]),
+                ),
                 latent_dim=latent_dim,
                 seed=options.seed,
+                label_smoothing=float(hparams["label_smoothing"]),
             )
-            gan.compile(
-                d_optimizer=keras.optimizers.Adam(lr, beta_1=0.5),
-                g_optimizer=keras.optimizers.Adam(lr, beta_1=0.5),
-                jit_compile=options.xla,
-            )
+            gan.compile(**gan_optimizers(hparams), jit_compile=options.xla)
         grid = SampleGrid(options.work_dir / recipe.name / "samples", latent_dim, data.num_classes)
-        fitted = gan.fit(
-            dataset, epochs=int(hparams["epochs"]), callbacks=[grid], verbose=options.verbose
+        validation = GeneratorValidation(
+            load_signature(evaluator_dir(options.models_dir, str(hparams["evaluator"]))),
+            data.x_val,
+            data.x_train[: len(data.x_val)],
+            latent_dim,
+            data.num_classes,
+            every=int(hparams["validate_every"]),
+            min_consistency=float(hparams["select_min_consistency"]),
+            seed=options.seed + 1,  # not the noise the test evaluation draws
         )
-        # A GAN has no validation loss; grid search is refused for it upstream.
-        return Trained(recipe, hparams, gan.generator, history_lists(fitted), float("nan"), data)
+        fitted = gan.fit(
+            dataset,
+            epochs=int(hparams["epochs"]),
+            callbacks=[grid, validation],
+            verbose=options.verbose,
+        )
+        extra = {"training": validation.record()}
+        # Grid search is refused for a GAN upstream; the validation checks choose the epoch.
+        return Trained(
+            recipe, hparams, gan.generator, history_lists(fitted), float("nan"), data, extra
+        )
 
     def export(self, trained: Trained, options: RunOptions, chief: bool) -> RunResult:
         data: ImageDataset = trained.context
@@ -118,6 +136,7 @@ class GenerateTask:
                 staged.staging, evaluator, data, latent_dim, samples, options.seed
             )
             metrics["epochs_trained"] = len(trained.history["g_loss"])
+            metrics["selected_epoch"] = trained.extra["training"]["selected_epoch"]
             plots.learning_curves(trained.history, staged.staging / "learning_curves.png")
             plots.image_grid(
                 grid,
@@ -153,6 +172,15 @@ class GenerateTask:
             write_card(staged.staging, card)
         logger.info("exported %s: %s", staged.target, metrics)
         return RunResult(name, staged.target if chief else None, metrics, trained.hparams)
+
+
+def gan_optimizers(hparams: HParams) -> dict[str, keras.Optimizer]:
+    """Adam for each network at its own rate: the two time-scale update rule (Heusel et
+    al., 2017) lets the critic learn faster than the generator it judges."""
+    return {
+        "d_optimizer": keras.optimizers.Adam(float(hparams["d_lr"]), beta_1=0.5),
+        "g_optimizer": keras.optimizers.Adam(float(hparams["g_lr"]), beta_1=0.5),
+    }
 
 
 def evaluator_dir(models_dir: Path, name: str) -> Path:
