@@ -100,7 +100,8 @@ def specs(options: Options, scratch: Path) -> list[ServerSpec]:
     kerasserve = [
         ServerSpec(
             report.ours_name(workers),
-            [str(ROOT / ".venv" / "bin" / "kerasserve"), "serve", "--host", "127.0.0.1",
+            ["env", "KERASSERVE_REUSE_PORT=true",  # a socket per worker (docs/serving.md)
+             str(ROOT / ".venv" / "bin" / "kerasserve"), "serve", "--host", "127.0.0.1",
              "--port", str(port), "--models-dir", str(ROOT / "models"),
              "--poll-interval-s", "0", "--workers", str(workers)],
             "/readyz", ours, cwd=ROOT, metrics_path="/metrics", workers=workers,

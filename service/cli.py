@@ -25,6 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import uvicorn
 from pydantic import ValidationError
+from uvicorn.supervisors import Multiprocess
 
 from service.config import Settings
 from service.logs import configure_logging
@@ -129,6 +130,9 @@ def serve(settings: Settings) -> None:
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
             **_uvicorn_options(settings),
         )
+        if not settings.reuse_port:
+            Multiprocess(config, sockets=listening_sockets(config)).run()
+            return
         try:
             slots = worker_sockets(settings.host, settings.port, settings.workers, ACCEPT_HANDLES)
         except OSError as exc:

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: PositiveInt = 1
+    # With several workers: a listening socket per worker (SO_REUSEPORT), so the kernel
+    # spreads connections evenly; off, they share one socket and whichever worker is
+    # awake takes a burst. The cost: a dead worker's queued connections wait for its
+    # replacement instead of going to the other workers.
+    reuse_port: bool = False
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     drain_timeout_s: float = Field(default=30.0, ge=0)
     log_format: Literal["json", "text"] = "json"

@@ -108,7 +108,7 @@ def test_several_workers_each_build_their_app_with_logging(monkeypatch, tmp_path
 
     monkeypatch.setattr(cli, "SocketPerWorker", FakeSupervisor)
     monkeypatch.setattr(cli, "worker_sockets", lambda host, port, workers, handles: ["slot"])
-    cli.serve(Settings(models_dir=tmp_path, workers=2))
+    cli.serve(Settings(models_dir=tmp_path, workers=2, reuse_port=True))
     ((config, slots),) = started
     assert (config.app, config.factory, config.workers) == ("service.cli:worker_app", True, 2)
     assert slots == ["slot"]
@@ -137,3 +137,19 @@ def test_the_listening_socket_is_handed_over_as_several_descriptors():
     finally:
         for sock in sockets:
             sock.close()
+
+
+def test_several_workers_share_one_socket_unless_reuse_port_is_on(monkeypatch, tmp_path):
+    started: list[list[object]] = []
+
+    class FakeMultiprocess:
+        def __init__(self, config: uvicorn.Config, sockets: list[object]) -> None:
+            started.append(sockets)
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr(cli, "Multiprocess", FakeMultiprocess)
+    monkeypatch.setattr(cli, "listening_sockets", lambda config: ["shared"])
+    cli.serve(Settings(models_dir=tmp_path, workers=2))
+    assert started == [["shared"]]

@@ -96,6 +96,7 @@ def test_two_workers_share_connections_and_a_dead_one_is_replaced_on_its_socket(
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "KERASSERVE_MODEL_NAMES": "tiny_forecaster",
         "KERASSERVE_POLL_INTERVAL_S": "0",
+        "KERASSERVE_REUSE_PORT": "true",
         "KERASSERVE_BATCH_SIZES": "1,4",
         "KERASSERVE_MAX_BATCH_SIZE": "4",
     }
