@@ -75,7 +75,8 @@ RECIPES: dict[str, Recipe] = {
             "classify",
             "vgg",
             "fashion_mnist",
-            "small VGG-style CNN with BatchNorm and Dropout on Fashion-MNIST",
+            "small VGG-style CNN with BatchNorm and Dropout on Fashion-MNIST; the export averages "
+            "each image's logits with its mirror image's",
             {
                 **_CLASSIFIER_DEFAULTS,
                 "epochs": 45,
@@ -84,6 +85,7 @@ RECIPES: dict[str, Recipe] = {
                 "patience": 45,
                 "schedule": "cosine",
                 "augment": "flip_shift",
+                "flip_average": True,
             },
         ),
         Recipe(
