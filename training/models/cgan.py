@@ -80,10 +80,18 @@ class ConditionalGAN(keras.Model):
         latent_dim: int,
         seed: int = 1337,
         label_smoothing: float = 0.1,
+        ema_decay: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if not 0.0 <= ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
         self.generator = generator
+        self.ema_decay = ema_decay
+        # A running average of the generator's weights (Yazici et al., 2019): the
+        # adversarial game makes the generator oscillate around an equilibrium, and the
+        # average sits nearer it than any single step does.
+        self.averaged_generator = _copy(generator) if ema_decay else None
         self.discriminator = discriminator
         self.latent_dim = latent_dim
         self.label_smoothing = label_smoothing
@@ -102,6 +110,11 @@ class ConditionalGAN(keras.Model):
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
         return [self.d_loss_tracker, self.g_loss_tracker]
+
+    @property
+    def sampler(self) -> keras.Model:
+        """The generator to sample from: the running average when there is one."""
+        return self.generator if self.averaged_generator is None else self.averaged_generator
 
     def _noise(self, batch_size: Any) -> Any:
         return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
@@ -128,7 +141,25 @@ class ConditionalGAN(keras.Model):
             )
         grads = tape.gradient(g_loss, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+        if self.averaged_generator is not None:
+            self._update_average(self.averaged_generator)
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         return {m.name: m.result() for m in self.metrics}
+
+    def _update_average(self, averaged: keras.Model) -> None:
+        decay = self.ema_decay
+        for average, current in zip(averaged.weights, self.generator.weights, strict=True):
+            # Batch-norm statistics are averaged too, so they match the averaged kernels.
+            average.assign(decay * average + (1.0 - decay) * ops.cast(current, average.dtype))
+
+
+def _copy(model: keras.Model) -> keras.Model:
+    """A model of the same architecture holding the same weights."""
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    for mine, theirs in zip(copy.weights, model.weights, strict=True):
+        if mine.shape != theirs.shape:
+            raise ValueError(f"clone's weight {mine.path} does not pair with {theirs.path}")
+    return copy

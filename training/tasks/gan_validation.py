@@ -43,7 +43,7 @@ def select_check(checks: Sequence[Check], min_consistency: float) -> Check:
 
 
 class GeneratorValidation(keras.callbacks.Callback):
-    """Every ``every`` epochs (and after the last), checks ``model.generator`` against the
+    """Every ``every`` epochs (and after the last), checks ``model.sampler`` against the
     validation digits; at the end of training restores the weights of the selected check."""
 
     def __init__(
@@ -83,13 +83,13 @@ class GeneratorValidation(keras.callbacks.Callback):
         check = self.check(done)
         self.checks.append(check)
         if self.selected is check:  # the rule is incremental: keep only the best weights
-            self._best_weights = self.model.generator.get_weights()
+            self._best_weights = self.model.sampler.get_weights()
         logger.info("validation check %s", check)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if not self.checks:
             return
-        self.model.generator.set_weights(self._best_weights)
+        self.model.sampler.set_weights(self._best_weights)
         logger.info("restored the generator of epoch %d: %s", self.selected.epoch, self.selected)
 
     @property
@@ -97,7 +97,7 @@ class GeneratorValidation(keras.callbacks.Callback):
         return select_check(self.checks, self.min_consistency)
 
     def check(self, epoch: int) -> Check:
-        generated = self.model.generator([self.noise, self.labels], training=False)
+        generated = self.model.sampler([self.noise, self.labels], training=False)
         pixels = np.asarray(generated, np.float32) * 0.5 + 0.5
         judged = run_batched(self.judge, {"images": pixels})
         predicted = judged["probabilities"].argmax(axis=1)

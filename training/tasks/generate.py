@@ -55,7 +55,7 @@ class SampleGrid(keras.callbacks.Callback):
         if (epoch + 1) % self.every:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
-        generator = self.model.generator
+        generator = self.model.sampler
         images = generator([self.noise, self.labels], training=False).numpy() * 0.5 + 0.5
         plots.image_grid(
             images, rows=len(images) // 10, path=self.directory / f"epoch_{epoch + 1:03d}.png"
@@ -93,6 +93,7 @@ class GenerateTask:
                 latent_dim=latent_dim,
                 seed=options.seed,
                 label_smoothing=float(hparams["label_smoothing"]),
+                ema_decay=float(hparams["ema_decay"]),
             )
             gan.compile(**gan_optimizers(hparams), jit_compile=options.xla)
         grid = SampleGrid(options.work_dir / recipe.name / "samples", latent_dim, data.num_classes)
@@ -115,7 +116,7 @@ class GenerateTask:
         extra = {"training": validation.record()}
         # Grid search is refused for a GAN upstream; the validation checks choose the epoch.
         return Trained(
-            recipe, hparams, gan.generator, history_lists(fitted), float("nan"), data, extra
+            recipe, hparams, gan.sampler, history_lists(fitted), float("nan"), data, extra
         )
 
     def export(self, trained: Trained, options: RunOptions, chief: bool) -> RunResult:
