@@ -234,14 +234,15 @@ def test_the_averaged_generator_follows_each_step_by_the_decay():
         generator, build_discriminator(base_filters=8), latent_dim=8, ema_decay=0.9
     )
     gan.compile(d_optimizer=keras.optimizers.Adam(1e-2), g_optimizer=keras.optimizers.Adam(1e-2))
-    assert gan.sampler is gan.averaged_generator is not generator
+    sampler = gan.averaged_generator
+    assert sampler is not None and gan.sampler is sampler and sampler is not generator
     start = [w.copy() for w in generator.get_weights()]
-    np.testing.assert_array_equal(gan.sampler.get_weights()[0], start[0])
+    np.testing.assert_array_equal(sampler.get_weights()[0], start[0])
     images = np.random.default_rng(0).uniform(-1, 1, (8, 28, 28, 1)).astype(np.float32)
     gan.fit(images, np.arange(8, dtype=np.int32), batch_size=8, epochs=1, verbose=0)
     stepped = generator.get_weights()
     assert not np.allclose(stepped[0], start[0])
-    for average, first, after in zip(gan.sampler.get_weights(), start, stepped, strict=True):
+    for average, first, after in zip(sampler.get_weights(), start, stepped, strict=True):
         np.testing.assert_allclose(average, 0.9 * first + 0.1 * after, rtol=1e-5, atol=1e-6)
 
 
