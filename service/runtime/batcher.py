@@ -15,9 +15,10 @@ When to dispatch:
   and closed-loop clients send again within a round trip).
 * One lone request on an idle model whose single-row call has been measured under
   ``idle_inline_max_s`` (0.5 ms by default; 0 turns this off) runs on the event loop
-  itself. The hop to the inference thread and back costs about 0.1 ms, more than such
-  a call, and with nothing else queued or running there is nobody for the loop to
-  serve meanwhile. Slower models, batches and busy models always use the thread.
+  itself, inside ``submit``: the future it returns is already done. The hop to the
+  inference thread and back costs about 0.1 ms, more than such a call, and with
+  nothing else queued or running there is nobody for the loop to serve meanwhile.
+  Slower models, batches and busy models always use the thread.
 * A batch is padded to the next of ``batch_sizes`` (repeating its last row), the
   shapes the model was warmed up with, and the padding is sliced off the outputs.
 
@@ -129,6 +130,13 @@ class DynamicBatcher:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Outputs] = loop.create_future()
         request = _Request(inputs, rows, future, loop.time())
+        if self._may_run_inline(rows):
+            # What a worker would do on its next turn, done now: no timer, no wake-up, no
+            # extra loop iteration, and the caller's await finds the answer ready.
+            self._last_requests = 1
+            self._observer.queue_wait(self._name, self._version, 0.0)
+            self._run_inline([request])
+            return future
         request.timer = loop.call_at(request.enqueued + timeout_s, self._expire, request)
         self._queue.append(request)
         self._queued_rows += rows

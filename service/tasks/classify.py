@@ -109,6 +109,8 @@ async def prepare_uploads(
 
 def image_batch(binding: ClassifyBinding, images: Sequence[PreparedImage]) -> NDArray[Any]:
     """The prepared images stacked as one input batch of the model's dtype."""
+    if len(images) == 1:  # the usual request: a view, not a copy (np.stack costs ~5 us)
+        return images[0].pixels[np.newaxis].astype(binding.dtype, copy=False)
     return np.stack([image.pixels for image in images]).astype(binding.dtype, copy=False)
 
 

@@ -268,6 +268,29 @@ def test_a_lone_request_on_an_idle_fast_model_runs_on_the_loop_thread():
     assert model.threads[1:] == [loop_thread, loop_thread]
 
 
+def test_an_inline_answer_is_ready_when_submit_returns_and_is_observed():
+    observer = RecordingObserver()
+
+    async def scenario(batcher: DynamicBatcher, model: FakeModel) -> list[bool]:
+        await batcher.submit(rows(1.0), 1, 10)  # measured in the pool first
+        ready = []
+        for value in (2.0, 3.0):
+            future = batcher.submit(rows(value), 1, 10)
+            ready.append(future.done())
+            assert (await future)["total"].tolist() == [value * 3]
+        held = await hold_first_batch(batcher, model)  # a busy model queues instead
+        queued = batcher.submit(rows(4.0), 1, 10)
+        ready.append(queued.done())
+        model.gate.set()
+        await held, await queued
+        return ready
+
+    ready = run_batcher(scenario, observer=observer, idle_inline_max_s=1.0)
+    assert ready == [True, True, False]
+    assert observer.of("batch")[:3] == [("batch", 1, 1)] * 3
+    assert [seconds for _, seconds in observer.of("wait")][1:3] == [0.0, 0.0]
+
+
 def test_inline_runs_are_off_when_the_limit_is_zero():
     model = ThreadRecordingModel()
 
