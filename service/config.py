@@ -47,9 +47,9 @@ class Settings(BaseSettings):
     workers: PositiveInt = 1
     # With several workers: a listening socket per worker (SO_REUSEPORT), so the kernel
     # spreads connections evenly; off, they share one socket and whichever worker is
-    # awake takes a burst. The cost: a dead worker's queued connections wait for its
-    # replacement instead of going to the other workers.
-    reuse_port: bool = False
+    # awake takes a burst. A dead worker's socket is closed (the connections queued on
+    # it but not yet accepted are reset) and its replacement joins once it listens.
+    reuse_port: bool = True
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     drain_timeout_s: float = Field(default=30.0, ge=0)
     log_format: Literal["json", "text"] = "json"

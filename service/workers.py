@@ -7,12 +7,17 @@ cores gave one worker all 64 of 64 connections (every batch 64 rows) and no more
 throughput than one worker. With ``SO_REUSEPORT`` each worker listens on a socket of
 its own and the kernel spreads connections across them by hash.
 
-A worker that dies is replaced on the same socket, which the supervisor keeps open:
-connections the kernel queued there wait for the replacement instead of being reset.
+A worker that dies is replaced on a fresh socket. Its old socket is closed at once,
+which resets the few connections the kernel had queued there but not yet handed to
+the worker; the new one joins the port only when the replacement starts listening,
+after loading its models. Until then every new connection goes to the live workers,
+instead of waiting (10-30 s in a container) on a socket nobody accepts from.
 """
 
 import logging
+import pickle
 import socket
+from multiprocessing.connection import wait
 
 from uvicorn import Config
 from uvicorn.config import STARTUP_FAILURE
@@ -57,6 +62,28 @@ def worker_sockets(host: str, port: int, workers: int, handles: int) -> list[lis
     return [[sock, *(sock.dup() for _ in range(handles - 1))] for sock in own]
 
 
+def responsive(worker: Process, timeout: float) -> bool:
+    """uvicorn's health check (a ping the worker must answer within ``timeout``), except
+    that a worker dying while it is asked is noticed at once.
+
+    uvicorn waits on the pipe alone, which shows no end of file when the worker dies (the
+    supervisor holds the worker's end as well), so a worker killed just before a ping
+    counted as alive for the whole timeout (20 s) and kept its socket meanwhile. Here the
+    wait also watches the process's sentinel, which is ready the moment it exits.
+    """
+    if not worker.process.is_alive():
+        return False
+    try:
+        worker.parent_conn.send(b"ping")
+        ready = wait([worker.parent_conn, worker.process.sentinel], timeout)
+        if worker.process.sentinel in ready or worker.parent_conn not in ready:
+            return False
+        worker.parent_conn.recv()  # whether it has started; any answer is a live worker
+        return True
+    except (OSError, EOFError, pickle.UnpicklingError):
+        return False
+
+
 class SocketPerWorker(Multiprocess):
     """uvicorn's supervisor, starting (and replacing) worker ``i`` on ``slots[i]``."""
 
@@ -79,7 +106,7 @@ class SocketPerWorker(Multiprocess):
         if self.should_exit.is_set():
             return
         for index, process in enumerate(self.processes):
-            if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+            if responsive(process, timeout=self.config.timeout_worker_healthcheck):
                 continue
             process.kill()
             process.join()
@@ -89,8 +116,21 @@ class SocketPerWorker(Multiprocess):
                 return
             if self.should_exit.is_set():
                 return
-            logger.info("worker [%s] died; starting a new one on its socket", process.pid)
+            logger.info("worker [%s] died; starting a new one on a fresh socket", process.pid)
+            self.renew_slot(index)
             self.processes[index] = self.start_worker(index)
+
+    def renew_slot(self, index: int) -> None:
+        """Close worker ``index``'s socket and bind a fresh one on the same port for its
+        replacement (bound, not listening: the port's other sockets take every connection
+        until the replacement listens)."""
+        old = self.slots[index]
+        host, port = old[0].getsockname()[:2]
+        for sock in old:
+            sock.close()
+        fresh = reuse_port_socket(host, port)
+        self.slots[index] = [fresh, *(fresh.dup() for _ in range(len(old) - 1))]
+        self.sockets = [sock for slot in self.slots for sock in slot]
 
     def restart_all(self) -> None:
         """SIGHUP: bring each replacement into service before retiring the old worker."""

@@ -139,7 +139,7 @@ def test_the_listening_socket_is_handed_over_as_several_descriptors():
             sock.close()
 
 
-def test_several_workers_share_one_socket_unless_reuse_port_is_on(monkeypatch, tmp_path):
+def test_several_workers_share_one_socket_when_reuse_port_is_off(monkeypatch, tmp_path):
     started: list[list[object]] = []
 
     class FakeMultiprocess:
@@ -151,5 +151,6 @@ def test_several_workers_share_one_socket_unless_reuse_port_is_on(monkeypatch, t
 
     monkeypatch.setattr(cli, "Multiprocess", FakeMultiprocess)
     monkeypatch.setattr(cli, "listening_sockets", lambda config: ["shared"])
-    cli.serve(Settings(models_dir=tmp_path, workers=2))
+    cli.serve(Settings(models_dir=tmp_path, workers=2, reuse_port=False))
     assert started == [["shared"]]
+    assert Settings(models_dir=tmp_path).reuse_port  # a socket per worker by default
