@@ -68,6 +68,25 @@ def build_member(hparams: HParams, x_train: NDArray[np.float32], name: str) -> k
     raise ValueError(f"unknown member {kind!r}: use level or seasonal")
 
 
+def compiled_member(
+    hparams: HParams,
+    x_train: NDArray[np.float32],
+    index: int,
+    options: RunOptions,
+    strategy: tf.distribute.Strategy,
+) -> keras.Model:
+    """Member ``index``, built and compiled for fitting (MSE, Adam at the recipe's rate)."""
+    with strategy.scope():
+        model = build_member(hparams, x_train, name=f"lstm_{index}")
+        model.compile(
+            optimizer=keras.optimizers.Adam(float(hparams["lr"])),
+            loss="mse",
+            metrics=[keras.metrics.MeanAbsoluteError(name="mae")],
+            jit_compile=options.xla,
+        )
+    return model
+
+
 def fit_member(
     index: int,
     recipe: Recipe,
@@ -79,14 +98,7 @@ def fit_member(
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """One LSTM of the ensemble; members differ by the random state they start from."""
     x_train, y_train = train
-    with strategy.scope():
-        model = build_member(hparams, x_train, name=f"lstm_{index}")
-        model.compile(
-            optimizer=keras.optimizers.Adam(float(hparams["lr"])),
-            loss="mse",
-            metrics=[keras.metrics.MeanAbsoluteError(name="mae")],
-            jit_compile=options.xla,
-        )
+    model = compiled_member(hparams, x_train, index, options, strategy)
     if is_multiworker(strategy):
         prepare_multiworker_fit(model, (x_train[:2], y_train[:2]))
     epochs = int(hparams["epochs"])
@@ -146,14 +158,7 @@ def refit_members(
     for index, history in enumerate(histories, start=1):
         epochs = int(np.argmin(history["val_loss"])) + 1
         rates = history.get("learning_rate", [float(hparams["lr"])] * epochs)[:epochs]
-        with strategy.scope():
-            model = build_member(hparams, x_train, name=f"lstm_{index}")
-            model.compile(
-                optimizer=keras.optimizers.Adam(float(hparams["lr"])),
-                loss="mse",
-                metrics=[keras.metrics.MeanAbsoluteError(name="mae")],
-                jit_compile=options.xla,
-            )
+        model = compiled_member(hparams, x_train, index, options, strategy)
         fitted = model.fit(
             x_train,
             y_train,

@@ -1,12 +1,15 @@
-"""A real uvicorn server in a background thread, on a free 127.0.0.1 port."""
+"""A real uvicorn server in a background thread, on a free 127.0.0.1 port; helpers for
+servers started as subprocesses."""
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 
@@ -49,3 +52,23 @@ def serve_in_thread(settings: Settings, start_timeout_s: float = 120) -> Iterato
         server.should_exit = True
         thread.join(timeout=60)
         sock.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, process: "subprocess.Popen[bytes]", timeout_s: float = 120) -> None:
+    """Until ``url``'s /readyz answers 200; fails if the server exits first."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the server exited during start-up"
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError("server not ready")

@@ -3,7 +3,6 @@
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ import numpy as np
 import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.service.api.live import free_port, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -42,25 +43,6 @@ def _infer_body() -> tuple[bytes, dict[str, str]]:
     )
     headers = {"Inference-Header-Content-Length": str(len(header))}
     return header + series.tobytes(), headers
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the server exited during start-up"
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError("server not ready")
 
 
 def _start(zoo_dir: Path, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
@@ -128,13 +110,13 @@ async def _queue_then_terminate(
 
 
 def test_sigterm_drains_queued_requests(zoo_dir, tmp_path):
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "server.log"
     log_file = log_path.open("wb")
     process = _start(zoo_dir, port, log_file)
     try:
-        _wait_ready(url, process)
+        wait_ready(url, process)
         started = time.monotonic()
         queued, responses = asyncio.run(_queue_then_terminate(url, process))
         assert queued > 0, "the backlog cleared before SIGTERM; nothing was drained"

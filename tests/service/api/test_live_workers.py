@@ -10,8 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
+
+from tests.service.api.live import free_port, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -19,12 +20,6 @@ REPO = Path(__file__).resolve().parents[3]
 CONNECTIONS = 64
 ESTABLISHED = "01"
 LISTENING = "0A"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _workers(pid: int) -> list[int]:
@@ -80,21 +75,8 @@ def _ask_on(clients: list[socket.socket]) -> list[bytes]:
     return [client.recv(4096).split(b"\r\n", 1)[0] for client in clients]
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the server exited during start-up"
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError("server not ready")
-
-
 def test_two_workers_share_connections_and_a_dead_one_is_replaced_on_its_socket(zoo_dir, tmp_path):
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
@@ -110,7 +92,7 @@ def test_two_workers_share_connections_and_a_dead_one_is_replaced_on_its_socket(
     with (tmp_path / "server.log").open("wb") as log:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
     try:
-        _wait_ready(url, process)
+        wait_ready(url, process, timeout_s=180)
         _wait_listening(port, 2)
         workers = _workers(process.pid)
         assert len(workers) == 2
