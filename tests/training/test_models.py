@@ -15,6 +15,7 @@ from training.models import (
     build_mlp,
     build_vgg,
 )
+from training.models.cgan import recalibrate_batch_norm
 
 
 def test_mlp_has_exactly_the_course_parameter_count():
@@ -242,8 +243,11 @@ def test_the_averaged_generator_follows_each_step_by_the_decay():
     gan.fit(images, np.arange(8, dtype=np.int32), batch_size=8, epochs=1, verbose=0)
     stepped = generator.get_weights()
     assert not np.allclose(stepped[0], start[0])
+    decay = min(0.9, (1 + 1) / (10 + 1))  # ramped up: after one step, mostly the new weights
     for average, first, after in zip(sampler.get_weights(), start, stepped, strict=True):
-        np.testing.assert_allclose(average, 0.9 * first + 0.1 * after, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            average, decay * first + (1 - decay) * after, rtol=1e-5, atol=1e-6
+        )
 
 
 def test_without_a_decay_the_generator_is_sampled_itself():
@@ -252,3 +256,37 @@ def test_without_a_decay_the_generator_is_sampled_itself():
     assert gan.sampler is generator and gan.averaged_generator is None
     with pytest.raises(ValueError, match="ema_decay"):
         ConditionalGAN(generator, build_discriminator(base_filters=8), latent_dim=8, ema_decay=1.0)
+
+
+def test_recalibrated_batch_norm_holds_the_statistics_of_its_own_inputs():
+    generator = build_generator(latent_dim=8, base_filters=8)
+    noise = np.random.default_rng(0).standard_normal((256, 8)).astype(np.float32)
+    labels = np.arange(256, dtype=np.int32) % 10
+    recalibrate_batch_norm(generator, [noise, labels])
+    for name in ("project_bn", "up_1_bn", "up_2_bn"):
+        layer = generator.get_layer(name)
+        features = keras.Model(generator.inputs, layer.input)([noise, labels]).numpy()
+        axes = tuple(range(features.ndim - 1))
+        np.testing.assert_allclose(layer.moving_mean.numpy(), features.mean(axis=axes), atol=1e-5)
+        np.testing.assert_allclose(
+            layer.moving_variance.numpy(), features.var(axis=axes), rtol=1e-3, atol=1e-6
+        )
+        # So in inference mode the layer's output is standardised, as in training.
+        normalised = keras.Model(generator.inputs, layer.output)([noise, labels]).numpy()
+        np.testing.assert_allclose(normalised.mean(axis=axes), layer.beta.numpy(), atol=1e-3)
+
+
+def test_the_calibrated_sampler_is_the_average_with_fresh_statistics():
+    generator = build_generator(latent_dim=8, base_filters=8)
+    gan = ConditionalGAN(
+        generator, build_discriminator(base_filters=8), latent_dim=8, ema_decay=0.9
+    )
+    averaged = gan.averaged_generator
+    assert averaged is not None
+    before = averaged.get_layer("project_bn").moving_variance.numpy().copy()
+    assert gan.calibrated_sampler(samples=64) is averaged
+    assert not np.allclose(before, averaged.get_layer("project_bn").moving_variance.numpy())
+    plain = ConditionalGAN(generator, build_discriminator(base_filters=8), latent_dim=8)
+    untouched = generator.get_layer("project_bn").moving_variance.numpy().copy()
+    assert plain.calibrated_sampler(samples=64) is generator
+    np.testing.assert_array_equal(untouched, generator.get_layer("project_bn").moving_variance)

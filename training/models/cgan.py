@@ -7,6 +7,7 @@ trackers as metrics), with the label embedded and fed to both networks.
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
@@ -87,6 +88,7 @@ class ConditionalGAN(keras.Model):
         if not 0.0 <= ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
         self.generator = generator
+        self.num_classes = int(generator.get_layer("label_embedding").input_dim)
         self.ema_decay = ema_decay
         # A running average of the generator's weights (Yazici et al., 2019): the
         # adversarial game makes the generator oscillate around an equilibrium, and the
@@ -149,10 +151,37 @@ class ConditionalGAN(keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
     def _update_average(self, averaged: keras.Model) -> None:
-        decay = self.ema_decay
+        # The decay ramps up over the first steps (as tf.train.ExponentialMovingAverage's
+        # num_updates does), so the random initial weights do not linger in the average.
+        steps = ops.cast(self.g_optimizer.iterations, "float32")
+        decay = ops.minimum(self.ema_decay, (1.0 + steps) / (10.0 + steps))
         for average, current in zip(averaged.weights, self.generator.weights, strict=True):
-            # Batch-norm statistics are averaged too, so they match the averaged kernels.
             average.assign(decay * average + (1.0 - decay) * ops.cast(current, average.dtype))
+
+    def calibrated_sampler(self, samples: int = 2048, seed: int = 0) -> keras.Model:
+        """``sampler``, with the averaged generator's batch-norm statistics measured anew.
+
+        Averaged weights need their own statistics: the average of the moving means and
+        variances the training generators saw is not what the averaged layers produce.
+        """
+        if self.averaged_generator is not None:
+            rng = np.random.default_rng(seed)
+            noise = rng.standard_normal((samples, self.latent_dim)).astype(np.float32)
+            labels = np.arange(samples, dtype=np.int32) % self.num_classes
+            recalibrate_batch_norm(self.averaged_generator, [noise, labels])
+        return self.sampler
+
+
+def recalibrate_batch_norm(model: keras.Model, inputs: list[Any]) -> None:
+    """Set each batch-norm layer's moving statistics to those of its input on ``inputs``,
+    layer by layer in order, so each one sees the layers before it already recalibrated."""
+    for layer in model.layers:
+        if not isinstance(layer, layers.BatchNormalization):
+            continue
+        features = keras.Model(model.inputs, layer.input)(inputs, training=False)
+        axes = tuple(range(len(features.shape) - 1))
+        layer.moving_mean.assign(ops.mean(features, axis=axes))
+        layer.moving_variance.assign(ops.var(features, axis=axes))
 
 
 def _copy(model: keras.Model) -> keras.Model:

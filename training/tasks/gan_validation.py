@@ -97,7 +97,7 @@ class GeneratorValidation(keras.callbacks.Callback):
         return select_check(self.checks, self.min_consistency)
 
     def check(self, epoch: int) -> Check:
-        generated = self.model.sampler([self.noise, self.labels], training=False)
+        generated = self.model.calibrated_sampler()([self.noise, self.labels], training=False)
         pixels = np.asarray(generated, np.float32) * 0.5 + 0.5
         judged = run_batched(self.judge, {"images": pixels})
         predicted = judged["probabilities"].argmax(axis=1)

@@ -55,7 +55,7 @@ class SampleGrid(keras.callbacks.Callback):
         if (epoch + 1) % self.every:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
-        generator = self.model.sampler
+        generator = self.model.calibrated_sampler()
         images = generator([self.noise, self.labels], training=False).numpy() * 0.5 + 0.5
         plots.image_grid(
             images, rows=len(images) // 10, path=self.directory / f"epoch_{epoch + 1:03d}.png"
@@ -110,7 +110,7 @@ class GenerateTask:
         fitted = gan.fit(
             dataset,
             epochs=int(hparams["epochs"]),
-            callbacks=[grid, validation],
+            callbacks=[validation, grid],
             verbose=options.verbose,
         )
         extra = {"training": validation.record()}
