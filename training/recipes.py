@@ -188,7 +188,8 @@ RECIPES: dict[str, Recipe] = {
                 "horizon": 12,
                 "units": 64,
                 "test_months": 120,
-                "validation_months": 60,
+                "validation_months": 48,
+                "validation_folds": 3,
                 "refit": False,
             },
             reference=(

@@ -7,7 +7,12 @@ from numpy.typing import NDArray
 
 from training.recipes import HParams
 from training.run import RunOptions
-from training.tasks.forecast import choose_blend_weight
+from training.tasks.forecast import (
+    FoldForecasts,
+    blend_on_folds,
+    choose_blend_weight,
+    fold_origins,
+)
 from training.tasks.forecast_members import member_windows, refit_members, step_deviation_scale
 
 
@@ -68,3 +73,36 @@ def test_step_deviation_scale_ignores_the_seasonal_profile():
     assert step_deviation_scale(windows) == 1.0  # zero spread falls back to 1
     noisy = windows + np.random.default_rng(0).normal(0, 0.1, windows.shape).astype(np.float32)
     assert 0.05 < step_deviation_scale(noisy) < 0.3
+
+
+def test_fold_origins_step_back_from_the_test_part():
+    assert fold_origins(406, 48, 3, 240) == [262, 310, 358]
+    assert fold_origins(406, 60, 1, 240) == [346]  # one span: the last months before test
+    with pytest.raises(ValueError, match="leave no 240 months"):
+        fold_origins(406, 60, 3, 240)
+
+
+def _fold(start: int, actual: NDArray[np.float32], lstm_error: float) -> FoldForecasts:
+    months = np.arange(start, start + len(actual))
+    return FoldForecasts(
+        months=months,
+        recursion=actual + 0.3,
+        lstm=actual + lstm_error,
+        actual=actual,
+        statsmodels=(actual + 0.3).astype(np.float64),
+    )
+
+
+def test_the_blend_weight_is_chosen_on_all_folds_together():
+    actual = np.zeros(10, np.float32)
+    # The LSTM beats the recursion in the later fold only: that fold alone would give it
+    # all the weight; both together, the quarter where the earlier fold's errors cancel.
+    folds = [_fold(0, actual, lstm_error=-0.9), _fold(10, actual, lstm_error=0.25)]
+    dates = [f"m{i}" for i in range(20)]
+    assert choose_blend_weight(folds[1].recursion, folds[1].lstm, actual)[0] == 1.0
+    weight, facts = blend_on_folds(folds, dates)
+    assert weight == 0.25
+    assert facts["count"] == 20
+    assert [fold["months"] for fold in facts["folds"]] == ["m0..m9", "m10..m19"]
+    assert facts["folds"][1]["lstm_mae_1_step"] == 0.25
+    assert facts["recursion_mae_1_step"] == facts["statsmodels_sarima_mae_1_step"] == 0.3

@@ -78,30 +78,80 @@ def choose_blend_weight(
     return float(best), {key: round(mae, 4) for key, mae in maes.items()}
 
 
-def blend_on_validation(
+@dataclass(frozen=True)
+class FoldForecasts:
+    """Both branches' rolling 1-step forecasts over one validation fold's months."""
+
+    months: NDArray[np.int64]
+    recursion: NDArray[np.float32]
+    lstm: NDArray[np.float32]
+    actual: NDArray[np.float32]
+    statsmodels: NDArray[np.float64]
+
+
+def fold_forecasts(
     values: NDArray[np.float32],
     months: NDArray[np.int64],
     lstm: keras.Model,
     recursion: keras.Model,
-) -> tuple[float, dict[str, Any]]:
-    """The LSTM's blend weight chosen by rolling 1-step MAE over ``months`` (validation
-    months, before the test part), with the figures that chose it."""
-    actual = values[months]
+) -> FoldForecasts:
+    """Rolling 1-step forecasts of ``months`` by models fitted on the months before them."""
     lstm_window, window = int(lstm.input.shape[-1]), int(recursion.input.shape[-1])
-    lstm_val = lstm.predict(rolling_windows(values, months, lstm_window), verbose=0)[:, 0]
-    recursion_val = recursion.predict(rolling_windows(values, months, window), verbose=0)[:, 0]
-    weight, grid = choose_blend_weight(recursion_val, lstm_val, actual)
-    blended = (1 - weight) * recursion_val + weight * lstm_val
-    statsmodels_val = sarima_one_step(values[: months[-1] + 1], int(months[0]))
+    return FoldForecasts(
+        months=months,
+        recursion=recursion.predict(rolling_windows(values, months, window), verbose=0)[:, 0],
+        lstm=lstm.predict(rolling_windows(values, months, lstm_window), verbose=0)[:, 0],
+        actual=values[months],
+        statsmodels=sarima_one_step(values[: months[-1] + 1], int(months[0])),
+    )
+
+
+def blend_on_folds(folds: list[FoldForecasts], dates: Any) -> tuple[float, dict[str, Any]]:
+    """The LSTM's blend weight chosen by rolling 1-step MAE over every fold's months
+    together, with the figures that chose it, overall and fold by fold."""
+
+    def joined(field: str) -> NDArray[Any]:
+        return np.concatenate([getattr(fold, field) for fold in folds])
+
+    recursion, lstm, actual = joined("recursion"), joined("lstm"), joined("actual")
+    weight, grid = choose_blend_weight(recursion, lstm, actual)
+
+    def mae(predicted: NDArray[Any], truth: NDArray[Any]) -> float:
+        return round(float(np.abs(predicted - truth).mean()), 4)
+
+    blended = (1 - weight) * recursion + weight * lstm
     return weight, {
-        "count": len(months),
+        "count": len(actual),
         "blend_weight": weight,
         "mae_1_step_by_weight": grid,
-        "mae_1_step": round(float(np.abs(blended - actual).mean()), 4),
-        "lstm_mae_1_step": round(float(np.abs(lstm_val - actual).mean()), 4),
-        "recursion_mae_1_step": round(float(np.abs(recursion_val - actual).mean()), 4),
-        "statsmodels_sarima_mae_1_step": round(float(np.abs(statsmodels_val - actual).mean()), 4),
+        "mae_1_step": mae(blended, actual),
+        "lstm_mae_1_step": mae(lstm, actual),
+        "recursion_mae_1_step": mae(recursion, actual),
+        "statsmodels_sarima_mae_1_step": mae(joined("statsmodels"), actual),
+        "folds": [
+            {
+                "months": f"{dates[fold.months[0]]}..{dates[fold.months[-1]]}",
+                "lstm_mae_1_step": mae(fold.lstm, fold.actual),
+                "recursion_mae_1_step": mae(fold.recursion, fold.actual),
+                "statsmodels_sarima_mae_1_step": mae(fold.statsmodels, fold.actual),
+                "blend_mae_1_step": mae(
+                    (1 - weight) * fold.recursion + weight * fold.lstm, fold.actual
+                ),
+            }
+            for fold in folds
+        ],
     }
+
+
+def fold_origins(test_start: int, fold_months: int, folds: int, window: int) -> list[int]:
+    """First months of the validation folds, oldest first; the last ends at the test part."""
+    origins = [test_start - k * fold_months for k in range(folds, 0, -1)]
+    if folds < 1 or origins[0] < window:
+        raise ValueError(
+            f"{folds} validation folds of {fold_months} months leave no {window} months "
+            "before the first"
+        )
+    return origins
 
 
 class ForecastTask:
@@ -112,29 +162,31 @@ class ForecastTask:
         options: RunOptions,
         strategy: tf.distribute.Strategy,
     ) -> Trained:
-        """Fit the LSTMs, choose their blend weight with SARIMA's recursion on the
-        validation months (the last of the training part), then refit the LSTMs (with
-        ``refit``) and the recursion's three coefficients on all training months."""
+        """Choose the LSTMs' blend weight with SARIMA's recursion on rolling origins (for
+        each of the last ``validation_folds`` spans of training months, both fitted on
+        the months before it and judged on it), keep the last span's LSTMs, then refit
+        them (with ``refit``) and the recursion's three coefficients on all training
+        months. One span is a single validation period; several keep one lucky or
+        unlucky stretch of years from deciding the weight alone."""
         series = load_co2()
         values = series.values
         window, horizon = int(hparams["window"]), int(hparams["horizon"])
         test_start = split_series(values, window, int(hparams["test_months"]))
-        validation_start = test_start - int(hparams["validation_months"])
-        if validation_start < window:
-            raise ValueError(f"validation from month {validation_start} leaves no {window} before")
-        train, validation = member_windows(
-            values[:test_start], int(hparams["member_window"]), horizon, validation_start
-        )
-        if options.limit is not None:
-            train = (train[0][-options.limit :], train[1][-options.limit :])
-        lstm, histories = fit_members(recipe, hparams, options, strategy, train, validation)
-        early = sarima_coefficients(values[:validation_start])
-        weight, facts = blend_on_validation(
-            values,
-            np.arange(validation_start, test_start),
-            lstm,
-            build_sarima_recursion(window, horizon, early, SEASON),
-        )
+        fold_months = int(hparams["validation_months"])
+        origins = fold_origins(test_start, fold_months, int(hparams["validation_folds"]), window)
+        folds = []
+        for origin in origins:  # the LSTMs of the last fold are the ones exported
+            end = origin + fold_months
+            train, validation = member_windows(
+                values[:end], int(hparams["member_window"]), horizon, origin
+            )
+            if options.limit is not None:
+                train = (train[0][-options.limit :], train[1][-options.limit :])
+            lstm, histories = fit_members(recipe, hparams, options, strategy, train, validation)
+            early = sarima_coefficients(values[:origin])
+            recursion_before = build_sarima_recursion(window, horizon, early, SEASON)
+            folds.append(fold_forecasts(values, np.arange(origin, end), lstm, recursion_before))
+        weight, facts = blend_on_folds(folds, series.dates)
         refits: list[dict[str, list[float]]] = []
         if bool(hparams["refit"]):
             everything, _ = member_windows(
@@ -152,9 +204,9 @@ class ForecastTask:
         )
         trained.extra["training"] = {
             "validation": {
-                "months": f"{series.dates[validation_start]}..{series.dates[test_start - 1]}",
+                "months": f"{series.dates[origins[0]]}..{series.dates[test_start - 1]}",
                 "count": facts.pop("count"),
-                "sarima_coefficients_before_validation": [round(c, 4) for c in early],
+                "sarima_coefficients_before_last_fold": [round(c, 4) for c in early],
                 **facts,
             },
             "refit_history": {f"lstm_{i}": h for i, h in enumerate(refits, start=1)},
@@ -229,8 +281,11 @@ def forecaster_card(
                 "test_months": len(split.values) - split.test_start,
                 "test_from": str(split.dates[split.test_start]),
                 "validation": (
-                    f"the last {trained.hparams['validation_months']} training months: "
-                    "the LSTMs' early stopping and the blend weight"
+                    f"rolling origins: the last {trained.hparams['validation_folds']} spans of "
+                    f"{trained.hparams['validation_months']} training months, LSTMs and "
+                    "recursion fitted afresh on the months before each; the LSTMs' early "
+                    "stopping, and the blend weight on all spans together; the last span's "
+                    "LSTMs are exported"
                     + (
                         "; the LSTMs then refitted on all of them"
                         if trained.hparams["refit"]
