@@ -41,41 +41,23 @@ class LiteRunner:
     """Calls one signature of a converted model, numpy in and out, one call at a time.
 
     An interpreter is not thread-safe, so calls take a lock; the batcher rarely has more
-    than one in flight for a model this small. Inputs are resized to each batch's rows
-    only when the rows change: the batcher repeats a few padded sizes, and resizing and
-    reallocating on every call (what a signature runner does) cost a quarter of a small
-    model's call.
+    than one in flight for a model this small. The signature runner resizes the inputs
+    to each batch's rows, so every padded batch size works.
     """
 
     def __init__(self, flatbuffer: bytes, signature: str, outputs: Mapping[str, TensorInfo]):
         with warnings.catch_warnings():  # tf.lite's says to use ai-edge-litert instead
             warnings.simplefilter("ignore", UserWarning)
             interpreter = Interpreter(model_content=flatbuffer, num_threads=1)
-        if list(interpreter.get_signature_list()) != [signature]:
-            # The direct calls below reach the first subgraph, which is the signature's
-            # only when the flatbuffer holds that one signature.
-            raise RuntimeMismatchError(f"converted model lacks signature {signature!r} alone")
-        runner = interpreter.get_signature_runner(signature)
-        self._inputs = {name: info["index"] for name, info in runner.get_input_details().items()}
-        output_details = runner.get_output_details()
-        self._outputs = {name: output_details[name]["index"] for name in outputs}
-        self._shapes: dict[str, tuple[int, ...]] = {}
-        self._interpreter = interpreter
+        self._runner = interpreter.get_signature_runner(signature)
+        self._interpreter = interpreter  # the runner needs it alive
+        self._outputs = tuple(outputs)
         self._lock = threading.Lock()
 
     def __call__(self, inputs: Mapping[str, NDArray[Any]]) -> dict[str, NDArray[Any]]:
-        interpreter = self._interpreter
         with self._lock:
-            if any(self._shapes.get(name) != value.shape for name, value in inputs.items()):
-                self._shapes.clear()  # stays empty if resizing fails: the next call retries
-                for name, value in inputs.items():
-                    interpreter.resize_tensor_input(self._inputs[name], value.shape)
-                interpreter.allocate_tensors()
-                self._shapes = {name: value.shape for name, value in inputs.items()}
-            for name, value in inputs.items():
-                interpreter.set_tensor(self._inputs[name], value)
-            interpreter.invoke()
-            return {name: interpreter.get_tensor(index) for name, index in self._outputs.items()}
+            result = self._runner(**inputs)
+        return {name: result[name] for name in self._outputs}
 
 
 def convert(version_dir: Path, signature: str) -> bytes:
