@@ -160,7 +160,7 @@ def test_service_errors_are_shown_as_sent(page, recorder):
     page.click("#forecast-form button[type=submit]")
     error = page.locator("#forecast-error")
     error.wait_for()
-    assert "series has 3 values; model 'co2_lstm' needs at least 36" in error.inner_text()
+    assert "series has 3 values; model 'co2_lstm' needs at least 240" in error.inner_text()
     assert "422 invalid_request" in error.inner_text()
     recorder.expect_console_error("status of 422")
 
