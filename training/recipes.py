@@ -218,7 +218,8 @@ RECIPES: dict[str, Recipe] = {
                 "evaluator": "mnist_lenet",
                 "samples_per_class": 1000,
                 "validate_every": 2,
-                "select_min_consistency": 0.97,
+                "select_max_ratio": 2.0,
+                "validation_samples_per_class": 500,
             },
             reference=(
                 "mnist_cgan/1 judged by mnist_lenet/3: class consistency 0.9318, Fréchet "

@@ -13,16 +13,18 @@ def check(epoch, consistency, ratio):
     return Check(epoch, consistency, consistency, ratio * 0.3, ratio)
 
 
-def test_selection_takes_the_lowest_ratio_among_consistent_checks():
-    checks = [check(5, 0.99, 2.5), check(10, 0.975, 1.8), check(15, 0.96, 1.2)]
-    assert select_check(checks, 0.97).epoch == 10  # epoch 15 is closer but not consistent
+def test_selection_takes_the_most_consistent_check_within_the_distance_bound():
+    checks = [check(5, 0.99, 2.5), check(10, 0.975, 1.8), check(15, 0.97, 0.9)]
+    assert select_check(checks, 2.0).epoch == 10  # epoch 5 is more consistent but too far
+    tied = [check(20, 0.98, 1.5), Check(25, 0.98, 0.99, 0.3, 1.6)]
+    assert select_check(tied, 2.0).epoch == 25  # the better worst class breaks the tie
 
 
-def test_selection_falls_back_to_the_most_consistent_check():
-    checks = [check(5, 0.90, 1.5), check(10, 0.95, 3.0), check(15, 0.93, 1.1)]
-    assert select_check(checks, 0.97).epoch == 10
+def test_selection_falls_back_to_the_closest_check():
+    checks = [check(5, 0.90, 2.5), check(10, 0.95, 3.0), check(15, 0.93, 2.1)]
+    assert select_check(checks, 2.0).epoch == 15
     with pytest.raises(ValueError):
-        select_check([], 0.97)
+        select_check([], 2.0)
 
 
 def constant_judge(predicted_class):
@@ -46,7 +48,7 @@ def validation(judge, every=1):
         build_generator(latent_dim=8, base_filters=8), build_discriminator(), latent_dim=8
     )
     callback = GeneratorValidation(
-        judge, digits(50, 0), digits(50, 1), 8, 10, every=every, min_consistency=0.97, seed=3
+        judge, digits(50, 0), digits(50, 1), 8, 10, every=every, max_ratio=2.0, seed=3
     )
     callback.set_model(gan)
     callback.set_params({"epochs": 4})
@@ -61,6 +63,14 @@ def test_a_check_scores_consistency_per_class_and_the_distance_to_validation():
     assert result.frechet_distance > 0
     assert result.ratio == pytest.approx(result.frechet_distance / callback.real_distance, 1e-2)
     assert len(callback.subset) == 50  # as many generated samples as validation digits
+
+
+def test_more_samples_per_class_can_be_judged_than_there_are_validation_digits():
+    callback = GeneratorValidation(
+        constant_judge(3), digits(50, 0), digits(50, 1), 8, 10, 1, 2.0, 3, samples_per_class=7
+    )
+    assert len(callback.labels) == len(callback.noise) == 70
+    assert len(callback.subset) == 50  # the distance still compares like-sized sets
 
 
 def test_checks_run_every_few_epochs_and_after_the_last():

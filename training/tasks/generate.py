@@ -104,8 +104,9 @@ class GenerateTask:
             latent_dim,
             data.num_classes,
             every=int(hparams["validate_every"]),
-            min_consistency=float(hparams["select_min_consistency"]),
+            max_ratio=float(hparams["select_max_ratio"]),
             seed=options.seed + 1,  # not the noise the test evaluation draws
+            samples_per_class=int(hparams["validation_samples_per_class"]),
         )
         fitted = gan.fit(
             dataset,
