@@ -75,13 +75,22 @@ class Options:
     port: int = 18500
 
 
+def forecaster_window(model_dir: Path) -> int:
+    """The window of the newest version, which the service serves (36 months in v1, 240
+    in v2): a shorter series is refused with a 422, and the point measures nothing."""
+    newest = max((p for p in model_dir.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    card = json.loads((newest / "model_card.json").read_text())
+    return int(card["task_params"]["window"])
+
+
 def specs(options: Options, scratch: Path) -> list[ServerSpec]:
     png = (DATA / "fashion.png").read_bytes()
     mlp = str(ROOT / "models" / "fashion_mlp" / "1")
     raw = wrk.Target("/classify", DATA / "fashion.png")
     form = "multipart/form-data; boundary=" + bodies.BOUNDARY
     triton_body, triton_header = bodies.triton_binary(png, "image", "probabilities")
-    series = json.dumps({"model": "co2_lstm", "series": [400.0 + i * 0.2 for i in range(36)]})
+    window = forecaster_window(ROOT / "models" / "co2_lstm")
+    series = json.dumps({"model": "co2_lstm", "series": [400.0 + i * 0.2 for i in range(window)]})
     port = options.port
     ours = {
         "mlp": wrk.Target("/v1/classify?model=fashion_mlp", DATA / "fashion.png"),
