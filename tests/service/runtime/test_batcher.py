@@ -275,6 +275,7 @@ def test_an_inline_answer_is_ready_when_submit_returns_and_is_observed():
         await batcher.submit(rows(1.0), 1, 10)  # measured in the pool first
         ready = []
         for value in (2.0, 3.0):
+            await asyncio.sleep(0)  # a lone caller's next request comes in a later turn
             future = batcher.submit(rows(value), 1, 10)
             ready.append(future.done())
             assert (await future)["total"].tolist() == [value * 3]
@@ -289,6 +290,25 @@ def test_an_inline_answer_is_ready_when_submit_returns_and_is_observed():
     assert ready == [True, True, False]
     assert observer.of("batch")[:3] == [("batch", 1, 1)] * 3
     assert [seconds for _, seconds in observer.of("wait")][1:3] == [0.0, 0.0]
+
+
+def test_a_burst_in_one_turn_of_the_loop_is_batched_after_its_first_request():
+    observer = RecordingObserver()
+
+    async def scenario(batcher: DynamicBatcher, model: FakeModel) -> list[bool]:
+        await batcher.submit(rows(1.0), 1, 10)  # measured in the pool first
+        await asyncio.sleep(0)
+        assert batcher.submit(rows(2.0), 1, 10).done()  # a lone caller: at once
+        await asyncio.sleep(0)
+        burst = [batcher.submit(rows(float(value)), 1, 10) for value in range(5)]  # one turn
+        ready = [future.done() for future in burst]
+        answers = [await future for future in burst]
+        assert [answer["total"].tolist() for answer in answers] == [[v * 3.0] for v in range(5)]
+        return ready
+
+    ready = run_batcher(scenario, observer=observer, idle_inline_max_s=1.0)
+    assert ready == [True, False, False, False, False]
+    assert [size for _, size, _ in observer.of("batch")] == [1, 1, 1, 4]
 
 
 def test_inline_runs_are_off_when_the_limit_is_zero():
