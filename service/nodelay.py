@@ -12,6 +12,8 @@ import socket
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from service.one_send import OneSendTransport
+
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 except ImportError:  # httptools is optional; h11 is always there
@@ -36,3 +38,9 @@ if HttpToolsProtocol is not None:
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             set_nodelay(transport)
             super().connection_made(transport)
+
+        def on_headers_complete(self) -> None:
+            super().on_headers_complete()
+            cycle = self.cycle
+            if cycle is not None and cycle.transport is self.transport:  # a new cycle
+                cycle.transport = OneSendTransport(self.transport)  # type: ignore[assignment]
