@@ -1,6 +1,11 @@
 """Keras 3 Functional builders for every architecture in the zoo."""
 
-from training.models.cgan import ConditionalGAN, build_discriminator, build_generator
+from training.models.cgan import (
+    ConditionalGAN,
+    build_class_critic,
+    build_discriminator,
+    build_generator,
+)
 from training.models.classifiers import (
     build_alexnet,
     build_inception,
@@ -13,6 +18,7 @@ from training.models.forecaster import build_lstm_forecaster
 __all__ = [
     "ConditionalGAN",
     "build_alexnet",
+    "build_class_critic",
     "build_discriminator",
     "build_generator",
     "build_inception",

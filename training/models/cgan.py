@@ -71,6 +71,25 @@ def build_discriminator(
     return keras.Model([image, label], logit, name="discriminator")
 
 
+def build_class_critic(num_classes: int = 10, base_filters: int = 32) -> keras.Model:
+    """Image ``[N, 28, 28, 1]`` in [-1, 1] -> class logits ``[N, num_classes]``.
+
+    The auxiliary classifier of an AC-GAN (Odena et al., 2017), kept apart from the
+    critic because the critic sees the label as an input plane and could read it off.
+    It learns from real images only, so the generator is pushed toward what real digits
+    of the class look like, not toward what fools a classifier trained on its fakes.
+    """
+    image = keras.Input(shape=(28, 28, 1), name="images")
+    x = image
+    for index, filters in enumerate((base_filters, base_filters * 2), start=1):
+        x = layers.Conv2D(filters, 3, strides=2, padding="same", name=f"class_down_{index}")(x)
+        x = layers.LeakyReLU(0.2, name=f"class_down_{index}_act")(x)
+    x = layers.Flatten(name="class_flatten")(x)
+    x = layers.Dropout(0.3, name="class_dropout")(x)
+    logits = layers.Dense(num_classes, dtype="float32", name="class_logits")(x)
+    return keras.Model(image, logits, name="class_critic")
+
+
 class ConditionalGAN(keras.Model):
     """Trains ``generator`` against ``discriminator`` on (image, label) batches."""
 
@@ -82,11 +101,18 @@ class ConditionalGAN(keras.Model):
         seed: int = 1337,
         label_smoothing: float = 0.1,
         ema_decay: float = 0.0,
+        class_critic: keras.Model | None = None,
+        class_weight: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if not 0.0 <= ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
+        if (class_critic is None) != (class_weight == 0.0) or class_weight < 0.0:
+            raise ValueError(
+                "a class critic needs a positive class_weight and a class_weight needs a "
+                f"class critic; got class_weight={class_weight}"
+            )
         self.generator = generator
         self.num_classes = int(generator.get_layer("label_embedding").input_dim)
         self.ema_decay = ema_decay
@@ -95,23 +121,35 @@ class ConditionalGAN(keras.Model):
         # average sits nearer it than any single step does.
         self.averaged_generator = _copy(generator) if ema_decay else None
         self.discriminator = discriminator
+        self.class_critic = class_critic
+        self.class_weight = class_weight
         self.latent_dim = latent_dim
         self.label_smoothing = label_smoothing
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.c_loss_tracker = keras.metrics.Mean(name="c_loss")
 
     def compile(
-        self, d_optimizer: keras.Optimizer, g_optimizer: keras.Optimizer, **kwargs: Any
+        self,
+        d_optimizer: keras.Optimizer,
+        g_optimizer: keras.Optimizer,
+        c_optimizer: keras.Optimizer | None = None,
+        **kwargs: Any,
     ) -> None:
         super().compile(**kwargs)
+        if (c_optimizer is None) != (self.class_critic is None):
+            raise ValueError("give c_optimizer exactly when the GAN has a class critic")
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
+        self.c_optimizer = c_optimizer
         self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
+        self.class_loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
-        return [self.d_loss_tracker, self.g_loss_tracker]
+        trackers = [self.d_loss_tracker, self.g_loss_tracker]
+        return trackers if self.class_critic is None else [*trackers, self.c_loss_tracker]
 
     @property
     def sampler(self) -> keras.Model:
@@ -135,12 +173,17 @@ class ConditionalGAN(keras.Model):
             )
         grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
         self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+        if self.class_critic is not None:
+            self.c_loss_tracker.update_state(self._train_class_critic(real_images, labels))
 
         with tf.GradientTape() as tape:
             generated = self.generator([self._noise(batch_size), labels], training=True)
             g_loss = self.loss_fn(
                 ops.ones((batch_size, 1)), self.discriminator([generated, labels], training=True)
             )
+            if self.class_critic is not None:
+                recognised = self.class_critic(generated, training=False)
+                g_loss += self.class_weight * self.class_loss_fn(labels, recognised)
         grads = tape.gradient(g_loss, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
         if self.averaged_generator is not None:
@@ -149,6 +192,14 @@ class ConditionalGAN(keras.Model):
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         return {m.name: m.result() for m in self.metrics}
+
+    def _train_class_critic(self, real_images: Any, labels: Any) -> Any:
+        assert self.class_critic is not None and self.c_optimizer is not None
+        with tf.GradientTape() as tape:
+            c_loss = self.class_loss_fn(labels, self.class_critic(real_images, training=True))
+        weights = self.class_critic.trainable_weights
+        self.c_optimizer.apply_gradients(zip(tape.gradient(c_loss, weights), weights))
+        return c_loss
 
     def _update_average(self, averaged: keras.Model) -> None:
         # The decay ramps up over the first steps (as tf.train.ExponentialMovingAverage's

@@ -24,7 +24,12 @@ from training.export import (
     generator_serving_model,
     staged_version,
 )
-from training.models import ConditionalGAN, build_discriminator, build_generator
+from training.models import (
+    ConditionalGAN,
+    build_class_critic,
+    build_discriminator,
+    build_generator,
+)
 from training.recipes import HParams, Recipe
 from training.run import (
     RunOptions,
@@ -81,6 +86,7 @@ class GenerateTask:
             .prefetch(tf.data.AUTOTUNE)
         )
         latent_dim, filters = int(hparams["latent_dim"]), int(hparams["base_filters"])
+        class_weight = float(hparams["class_weight"])
         with strategy.scope():
             gan = ConditionalGAN(
                 build_generator(latent_dim, data.num_classes, filters),
@@ -94,6 +100,8 @@ class GenerateTask:
                 seed=options.seed,
                 label_smoothing=float(hparams["label_smoothing"]),
                 ema_decay=float(hparams["ema_decay"]),
+                class_critic=build_class_critic(data.num_classes) if class_weight else None,
+                class_weight=class_weight,
             )
             gan.compile(**gan_optimizers(hparams), jit_compile=options.xla)
         grid = SampleGrid(options.work_dir / recipe.name / "samples", latent_dim, data.num_classes)
@@ -178,11 +186,14 @@ class GenerateTask:
 
 def gan_optimizers(hparams: HParams) -> dict[str, keras.Optimizer]:
     """Adam for each network at its own rate: the two time-scale update rule (Heusel et
-    al., 2017) lets the critic learn faster than the generator it judges."""
-    return {
+    al., 2017) lets the critics learn faster than the generator they judge."""
+    optimizers = {
         "d_optimizer": keras.optimizers.Adam(float(hparams["d_lr"]), beta_1=0.5),
         "g_optimizer": keras.optimizers.Adam(float(hparams["g_lr"]), beta_1=0.5),
     }
+    if float(hparams["class_weight"]):
+        optimizers["c_optimizer"] = keras.optimizers.Adam(float(hparams["d_lr"]), beta_1=0.5)
+    return optimizers
 
 
 def evaluator_dir(models_dir: Path, name: str) -> Path:
