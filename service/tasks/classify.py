@@ -132,9 +132,19 @@ async def class_probabilities(model: Model, images: Sequence[PreparedImage]) -> 
 
 
 def top_k(probabilities: NDArray[Any], labels: Sequence[str], k: int) -> list[dict[str, Any]]:
-    """The k best `{label, index, score}`, plain dicts (the `LabelScore` shape)."""
-    order: list[int] = np.argsort(-probabilities, kind="stable")[:k].tolist()
+    """The k best `{label, index, score}`, plain dicts (the `LabelScore` shape).
+
+    Highest first, ties by index. For a row of ten, Python's sort of the floats takes
+    about a quarter of the time of NumPy's argsort with its negated copy; a NaN, which
+    Python cannot order, takes NumPy's order (NaN last); so does a row whose sum is NaN
+    for want of one (inf and -inf), which changes nothing but the time.
+    """
     scores: list[float] = probabilities.tolist()  # the same values as Python floats, at once
+    total = sum(scores)
+    if total != total:
+        order: list[int] = np.argsort(-probabilities, kind="stable")[:k].tolist()
+    else:  # a stable sort, reversed, keeps equal scores in index order
+        order = sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:k]
     named = len(labels)
     return [
         {"label": labels[i] if i < named else str(i), "index": i, "score": scores[i]} for i in order
