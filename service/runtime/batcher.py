@@ -58,16 +58,21 @@ Outputs = dict[str, NDArray[Any]]
 
 
 class _Request:
-    __slots__ = ("dropped", "enqueued", "future", "inputs", "rows", "timer")
+    __slots__ = ("deadline", "dropped", "enqueued", "future", "inputs", "rows")
 
     def __init__(
-        self, inputs: Arrays, rows: int, future: "asyncio.Future[Outputs]", enqueued: float
+        self,
+        inputs: Arrays,
+        rows: int,
+        future: "asyncio.Future[Outputs]",
+        enqueued: float,
+        deadline: float,
     ) -> None:
         self.inputs = inputs
         self.rows = rows
         self.future = future
         self.enqueued = enqueued
-        self.timer: asyncio.TimerHandle | None = None
+        self.deadline = deadline
         self.dropped = False  # expired while queued; already taken off the counters
 
 
@@ -100,6 +105,10 @@ class DynamicBatcher:
         self._single_seconds = 0.0  # moving average of one-row calls; 0 until measured
         self._waiters: list[asyncio.Future[None]] = []
         self._workers: list[asyncio.Task[None]] = []
+        # One timer for the earliest deadline in the queue, not one per request: at 64
+        # clients a timer each was 3% of the event loop's time.
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._watchdog_at = math.inf
 
     @property
     def queued_rows(self) -> int:
@@ -132,7 +141,8 @@ class DynamicBatcher:
         """Queue ``rows`` rows (at most ``max_batch_size``); the future gets their outputs."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Outputs] = loop.create_future()
-        request = _Request(inputs, rows, future, loop.time())
+        now = loop.time()
+        request = _Request(inputs, rows, future, now, now + timeout_s)
         if self._may_run_at_once(rows):
             # What a worker would do on its next turn, done now: no timer, no wake-up, no
             # extra loop iteration, and the caller's await finds the answer ready.
@@ -142,7 +152,8 @@ class DynamicBatcher:
             self._observer.queue_wait(self._name, self._version, 0.0)
             self._run_inline([request])
             return future
-        request.timer = loop.call_at(request.enqueued + timeout_s, self._expire, request)
+        if request.deadline < self._watchdog_at:
+            self._arm_watchdog(loop, request.deadline)
         self._queue.append(request)
         self._queued_rows += rows
         self._queued_requests += 1
@@ -155,12 +166,13 @@ class DynamicBatcher:
         failed = 0
         while self._queue:
             request = self._queue.popleft()
-            if request.timer is not None:
-                request.timer.cancel()
             if not request.dropped and not request.future.done():
                 request.future.set_exception(error())
                 failed += 1
         self._queued_rows = self._queued_requests = 0
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog, self._watchdog_at = None, math.inf
         return failed
 
     async def close(self) -> None:
@@ -190,14 +202,33 @@ class DynamicBatcher:
             if timer is not None:
                 timer.cancel()
 
-    def _expire(self, request: _Request) -> None:
-        if request.future.done():
-            return
+    def _arm_watchdog(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        self._watchdog = loop.call_at(when, self._expire_overdue)
+        self._watchdog_at = when
+
+    def _expire_overdue(self) -> None:
+        """Fail the queued requests whose deadline has passed; watch for the next one."""
+        self._watchdog, self._watchdog_at = None, math.inf
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        earliest = math.inf
+        for request in self._queue:
+            if request.dropped or request.future.done():
+                continue
+            if request.deadline <= now:
+                self._expire(request, now)
+            else:
+                earliest = min(earliest, request.deadline)
+        if earliest < math.inf:
+            self._arm_watchdog(loop, earliest)
+
+    def _expire(self, request: _Request, now: float) -> None:
         request.dropped = True
         self._queued_rows -= request.rows
         self._queued_requests -= 1
-        waited = asyncio.get_running_loop().time() - request.enqueued
-        request.future.set_exception(DeadlineExceededError(waited))
+        request.future.set_exception(DeadlineExceededError(now - request.enqueued))
         self._observer.rejected(self._name, self._version, "deadline")
         self._observer.queue_depth(self._name, self._version, self._queued_rows)
 
@@ -274,8 +305,6 @@ class DynamicBatcher:
                 continue
             self._queued_rows -= request.rows
             self._queued_requests -= 1
-            if request.timer is not None:
-                request.timer.cancel()
             if request.future.done():  # the caller gave up
                 continue
             batch.append(request)

@@ -172,6 +172,30 @@ def test_request_past_its_deadline_in_the_queue_fails_and_never_runs():
     assert ("rejected", "deadline") in observer.events
 
 
+def test_each_queued_request_expires_at_its_own_deadline_in_any_order():
+    async def scenario(batcher, model):
+        first = await hold_first_batch(batcher, model)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        patient = batcher.submit(rows(1.0), 1, 10)
+        later = batcher.submit(rows(2.0), 1, 0.3)
+        sooner = batcher.submit(rows(3.0), 1, 0.1)  # queued last, due first
+        expired_at = {}
+        for name, future in (("sooner", sooner), ("later", later)):
+            with pytest.raises(DeadlineExceededError):
+                await future
+            expired_at[name] = loop.time() - started
+        assert not patient.done() and batcher.queued_rows == 1
+        model.gate.set()
+        await first
+        return expired_at, await patient
+
+    expired_at, out = run_batcher(scenario)
+    assert 0.1 <= expired_at["sooner"] < 0.25
+    assert 0.3 <= expired_at["later"] < 0.45
+    assert out["total"][0] == 3.0
+
+
 def test_a_failed_batch_fails_every_request_in_it_and_the_next_batch_still_runs():
     model = FakeModel(fail_when=2.0)
 
