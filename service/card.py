@@ -36,7 +36,7 @@ Resize = Literal["stretch", "crop", "pad", "mnist"]
 Interpolation = Literal["bilinear", "nearest", "bicubic", "area", "lanczos"]
 ScalePreset = Literal["raw", "unit", "tf", "torch", "caffe"]
 Polarity = Literal["auto", "invert", "keep"]
-Runtime = Literal["tensorflow", "litert"]
+Runtime = Literal["tensorflow", "litert", "xla"]
 
 CHANNELS: dict[Color, int] = {"gray": 1, "rgb": 3, "rgba": 4}
 PositiveInt = Annotated[int, Field(ge=1)]

@@ -21,6 +21,7 @@ from service.runtime.signature import SignatureError, read_signature
 from service.runtime.spec import ClassifyBinding, ModelSpec, SpecError, resolve_spec, with_scores
 from service.runtime.tensors import PredictFn, TensorInfo
 from service.runtime.warmup import warm_up
+from service.runtime.xla import compiled, describe, xla_dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class LoadedModel:
     device: str
     seconds: float
     runtime: str = "tensorflow"
-    runtime_note: str | None = None  # why the card's runtime was not used
+    runtime_note: str | None = None  # why the card's runtime was not used, or where xla runs
 
     @property
     def task(self) -> str:
@@ -107,6 +108,16 @@ def load_version(version_dir: Path, device: str, warmup_sizes: tuple[int, ...]) 
     if spec.classify is not None:
         spec = with_scores(spec, _score_kind(spec.classify, answers))
     runtime, note = "tensorflow", None
+    if card is not None and card.runtime == "xla":
+        xla = SignatureRunner(compiled(signature.function), device, spec.outputs, owner=saved)
+        top1 = spec.classify.output if spec.classify is not None else None
+        try:
+            dispatch = xla_dispatch(xla, runner, spec.inputs, fixed, warmup_sizes, top1)
+        except RuntimeMismatchError as exc:
+            note = f"card asks for xla; serving with tensorflow: {exc}"
+            logger.warning("%s: %s", version_dir, note)
+        else:
+            runner, runtime, note = dispatch, "xla", describe(dispatch, warmup_sizes)
     if card is not None and card.runtime == "litert":
         top1 = spec.classify.output if spec.classify is not None else None
         try:

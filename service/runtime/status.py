@@ -42,7 +42,7 @@ class VersionEntry:
     load_seconds: float | None = None
     card: Mapping[str, Any] | None = None
     handle: ModelHandle | None = None
-    runtime: str | None = None  # what runs the graph once loaded: tensorflow or litert
+    runtime: str | None = None  # what runs the graph once loaded: tensorflow, litert or xla
     runtime_note: str | None = None
 
     def status(self) -> VersionStatus:
