@@ -15,7 +15,7 @@ from typing import Any, Literal
 import keras
 import tensorflow as tf
 
-from service.card import CARD_FILE, CHANNELS, Color, ImageSpec, parse_card
+from service.card import CARD_FILE, CHANNELS, Color, ImageSpec, Runtime, parse_card
 
 Task = Literal["classify", "forecast", "generate"]
 
@@ -94,8 +94,10 @@ def build_card(
     task_params: Mapping[str, Any],
     plots: Sequence[str],
     image: ImageSpec | None = None,
+    runtime: Runtime | None = None,
 ) -> dict[str, Any]:
-    """Assemble the card; every argument but ``image`` (image models only) is required."""
+    """Assemble the card; every argument but ``image`` (image models only) and ``runtime``
+    (the serving runtime to ask for, see docs/serving.md) is required."""
     spec = serving_spec(serving_model)
     card: dict[str, Any] = {
         "name": name,
@@ -107,6 +109,7 @@ def build_card(
         "labels": list(labels),
         "preprocessing": preprocessing,
         "task_params": dict(task_params),
+        **({"runtime": runtime} if runtime is not None else {}),
         "parameters": int(model.count_params()),
         "architecture": model.name,
         "layers": layer_summary(model),

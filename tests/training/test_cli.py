@@ -119,6 +119,7 @@ def test_forecaster_round_trip(tmp_path):
     version = models / "co2_lstm" / "1"
     card = read_card(version)
     assert card["task"] == "forecast"
+    assert card["runtime"] == "xla"  # the recursion is compiled when served
     assert card["task_params"]["window"] == 60
     assert card["task_params"]["horizon"] == 12
     assert card["inputs"] == {"series": {"dtype": "float32", "shape": [None, 60]}}

@@ -297,6 +297,9 @@ def forecaster_card(
         training=training,
         task_params={"window": window, "horizon": horizon, "unit": "ppm", "frequency": "monthly"},
         plots=["learning_curves.png", "forecast_vs_actual.png"],
+        # The forecast is a recursion over the window: XLA compiles the loop that
+        # TensorFlow would dispatch op by op (46 -> 3.6 ms a call for co2_lstm/2).
+        runtime="xla",
     )
 
 
