@@ -108,9 +108,9 @@ def load_version(version_dir: Path, device: str, warmup_sizes: tuple[int, ...]) 
     if spec.classify is not None:
         spec = with_scores(spec, _score_kind(spec.classify, answers))
     runtime, note = "tensorflow", None
+    top1 = spec.classify.output if spec.classify is not None else None  # must not change
     if card is not None and card.runtime == "xla":
         xla = SignatureRunner(compiled(signature.function), device, spec.outputs, owner=saved)
-        top1 = spec.classify.output if spec.classify is not None else None
         try:
             dispatch = xla_dispatch(xla, runner, spec.inputs, fixed, warmup_sizes, top1)
         except RuntimeMismatchError as exc:
@@ -119,7 +119,6 @@ def load_version(version_dir: Path, device: str, warmup_sizes: tuple[int, ...]) 
         else:
             runner, runtime, note = dispatch, "xla", describe(dispatch, warmup_sizes)
     if card is not None and card.runtime == "litert":
-        top1 = spec.classify.output if spec.classify is not None else None
         try:
             lite = lite_runner(
                 version_dir, signature.name, runner, spec.inputs, spec.outputs, fixed, top1
