@@ -7,9 +7,9 @@ interpreter (LiteRT, shipped inside TensorFlow as `tf.lite`) runs the same graph
 tens of microseconds. The interpreter comes from the `ai-edge-litert` package when it
 is installed, else from TensorFlow's own (deprecated) `tf.lite`; the converter is
 TensorFlow's either way. It is used only when a card asks for it, and only after the
-converted graph has answered like the SavedModel: identical top-1 on every probe row
-and every output within `TOLERANCE`. Otherwise the version is served by TensorFlow
-and the reason is logged and shown in the model's status.
+converted graph has answered like the SavedModel (`answer_check`: identical top-1 on
+every probe row, every output within its tolerance). Otherwise the version is served
+by TensorFlow and the reason is logged and shown in the model's status.
 """
 
 import threading
@@ -18,23 +18,22 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import tensorflow as tf
 from numpy.typing import NDArray
 
+from service.runtime.answer_check import (
+    PROBE_ROWS,
+    RuntimeMismatchError,
+    check_same_answers,
+    first_line,
+    probe_inputs,
+)
 from service.runtime.tensors import PredictFn, TensorInfo
 
 try:
     from ai_edge_litert.interpreter import Interpreter
 except ImportError:  # the `serve` extra installs it; TensorFlow still bundles one
     Interpreter = tf.lite.Interpreter
-
-TOLERANCE = 1e-5  # largest difference allowed, scaled by the output's magnitude
-PROBE_ROWS = 16
-
-
-class RuntimeMismatchError(Exception):
-    """The converted model does not answer like the SavedModel (or cannot be converted)."""
 
 
 class LiteRunner:
@@ -68,7 +67,7 @@ def convert(version_dir: Path, signature: str) -> bytes:
     try:
         return bytes(converter.convert())
     except Exception as exc:  # the converter raises several unrelated types
-        raise RuntimeMismatchError(f"conversion failed: {_first_line(exc)}") from exc
+        raise RuntimeMismatchError(f"conversion failed: {first_line(exc)}") from exc
 
 
 def lite_runner(
@@ -87,54 +86,6 @@ def lite_runner(
         try:
             got = runner(probe)
         except Exception as exc:
-            raise RuntimeMismatchError(f"converted model failed: {_first_line(exc)}") from exc
+            raise RuntimeMismatchError(f"converted model failed: {first_line(exc)}") from exc
         check_same_answers(reference(probe), got, top1_output)
     return runner
-
-
-def probe_inputs(
-    inputs: Mapping[str, TensorInfo], rows: int, fixed: Mapping[str, tuple[int, ...]]
-) -> dict[str, NDArray[Any]]:
-    """Seeded inputs that exercise the model: uniform [0, 1) floats, 0..255 integers."""
-    generator = np.random.default_rng(0)
-    probe = {}
-    for name, info in inputs.items():
-        shape = (rows, *fixed.get(name, tuple(dim or 1 for dim in info.shape[1:])))
-        dtype = np.dtype(info.dtype)
-        if dtype.kind == "f":
-            probe[name] = generator.random(shape).astype(dtype)
-        elif dtype.kind in "iu":
-            probe[name] = generator.integers(0, 256, shape).astype(dtype)
-        else:
-            raise RuntimeMismatchError(f"input {name!r} is {dtype.name}; LiteRT takes numbers")
-    return probe
-
-
-def check_same_answers(
-    expected: Mapping[str, NDArray[Any]],
-    got: Mapping[str, NDArray[Any]],
-    top1_output: str | None,
-) -> None:
-    """Raise ``RuntimeMismatchError`` unless every output agrees (and top-1 is the same)."""
-    for name, want in expected.items():
-        have = np.asarray(got[name])
-        if have.shape != want.shape:
-            raise RuntimeMismatchError(
-                f"output {name!r} has shape {list(have.shape)}, not {list(want.shape)}"
-            )
-        scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
-        worst = float(np.max(np.abs(have.astype(np.float64) - want), initial=0.0))
-        if not worst <= TOLERANCE * scale:
-            raise RuntimeMismatchError(
-                f"output {name!r} differs by {worst:.3g} (allowed {TOLERANCE * scale:.3g})"
-            )
-    if top1_output is not None:
-        want_top = np.argmax(expected[top1_output], axis=-1)
-        have_top = np.argmax(got[top1_output], axis=-1)
-        if not np.array_equal(want_top, have_top):
-            raise RuntimeMismatchError(f"top-1 of {top1_output!r} differs on a probe row")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__

@@ -18,7 +18,7 @@ from typing import Any
 import tensorflow as tf
 from numpy.typing import NDArray
 
-from service.runtime.litert import (
+from service.runtime.answer_check import (
     PROBE_ROWS,
     RuntimeMismatchError,
     check_same_answers,
