@@ -63,8 +63,3 @@ def check_same_answers(
         have_top = np.argmax(got[top1_output], axis=-1)
         if not np.array_equal(want_top, have_top):
             raise RuntimeMismatchError(f"top-1 of {top1_output!r} differs on a probe row")
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__

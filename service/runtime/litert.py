@@ -25,7 +25,6 @@ from service.runtime.answer_check import (
     PROBE_ROWS,
     RuntimeMismatchError,
     check_same_answers,
-    first_line,
     probe_inputs,
 )
 from service.runtime.tensors import PredictFn, TensorInfo
@@ -67,7 +66,7 @@ def convert(version_dir: Path, signature: str) -> bytes:
     try:
         return bytes(converter.convert())
     except Exception as exc:  # the converter raises several unrelated types
-        raise RuntimeMismatchError(f"conversion failed: {first_line(exc)}") from exc
+        raise RuntimeMismatchError(f"conversion failed: {_first_line(exc)}") from exc
 
 
 def lite_runner(
@@ -86,6 +85,11 @@ def lite_runner(
         try:
             got = runner(probe)
         except Exception as exc:
-            raise RuntimeMismatchError(f"converted model failed: {first_line(exc)}") from exc
+            raise RuntimeMismatchError(f"converted model failed: {_first_line(exc)}") from exc
         check_same_answers(reference(probe), got, top1_output)
     return runner
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
