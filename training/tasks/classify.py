@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -35,6 +36,12 @@ from training.run import (
     limit_examples,
     load_recipe_images,
     training_facts,
+)
+from training.tasks.classify_members import (
+    ensemble_classifier,
+    fit_members,
+    load_members,
+    mean_history,
 )
 
 logger = logging.getLogger(__name__)
@@ -125,6 +132,50 @@ def image_pipeline(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
+def fit_classifier(
+    recipe: Recipe,
+    hparams: HParams,
+    options: RunOptions,
+    strategy: tf.distribute.Strategy,
+    data: ImageDataset,
+    seed: int,
+    checkpoint_dir: Path,
+) -> tuple[keras.Model, dict[str, list[float]]]:
+    """Build, compile and fit one classifier; ``seed`` drives shuffling and augmentation."""
+    count = limit_examples(len(data.y_train), options.limit)
+    batch_size = int(hparams["batch_size"])
+    train = image_pipeline(
+        data.x_train[:count],
+        data.y_train[:count],
+        batch_size,
+        seed,
+        augmentation(str(hparams["augment"]), seed),
+    )
+    validation = image_pipeline(data.x_val, data.y_val, 512, seed, shuffle=False)
+    with strategy.scope():
+        model = build_classifier(recipe.architecture, hparams, data.image_shape, data.num_classes)
+        model.compile(
+            optimizer=adam(float(hparams["lr"]), float(hparams.get("weight_decay", 0.0))),
+            loss=classification_loss(float(hparams.get("label_smoothing", 0.0))),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            jit_compile=options.xla,
+        )
+    if is_multiworker(strategy):
+        prepare_multiworker_fit(model, next(iter(train)))
+    epochs = int(hparams["epochs"])
+    callbacks = standard_callbacks(
+        checkpoint_dir, int(hparams["patience"]), str(hparams["schedule"]), epochs
+    )
+    fitted = model.fit(
+        train,
+        validation_data=validation,
+        epochs=epochs,
+        callbacks=callbacks,
+        verbose=options.verbose,
+    )
+    return model, history_lists(fitted)
+
+
 class ClassifyTask:
     def fit(
         self,
@@ -134,44 +185,48 @@ class ClassifyTask:
         strategy: tf.distribute.Strategy,
     ) -> Trained:
         data = load_recipe_images(recipe, options)
-        count = limit_examples(len(data.y_train), options.limit)
-        batch_size = int(hparams["batch_size"])
-        train = image_pipeline(
-            data.x_train[:count],
-            data.y_train[:count],
-            batch_size,
-            options.seed,
-            augmentation(str(hparams["augment"]), options.seed),
+        if int(hparams.get("members", 1)) > 1:
+            return self.fit_ensemble(recipe, hparams, options, strategy, data)
+        model, history = fit_classifier(
+            recipe, hparams, options, strategy, data, options.seed, options.work_dir / recipe.name
+        )
+        return Trained(recipe, hparams, model, history, min(history["val_loss"]), data)
+
+    def fit_ensemble(
+        self,
+        recipe: Recipe,
+        hparams: HParams,
+        options: RunOptions,
+        strategy: tf.distribute.Strategy,
+        data: ImageDataset,
+    ) -> Trained:
+        """Members fitted side by side, joined into one model scored on validation."""
+        if is_multiworker(strategy):
+            raise ValueError("members > 1 runs one process per member: not with multiworker")
+        fitted = fit_members(recipe, hparams, options, fit_classifier)
+        model = ensemble_classifier(load_members(fitted))
+        model.compile(
+            loss=classification_loss(float(hparams.get("label_smoothing", 0.0))),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         )
         validation = image_pipeline(data.x_val, data.y_val, 512, options.seed, shuffle=False)
-        with strategy.scope():
-            model = build_classifier(
-                recipe.architecture, hparams, data.image_shape, data.num_classes
-            )
-            model.compile(
-                optimizer=adam(float(hparams["lr"]), float(hparams.get("weight_decay", 0.0))),
-                loss=classification_loss(float(hparams.get("label_smoothing", 0.0))),
-                metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-                jit_compile=options.xla,
-            )
-        if is_multiworker(strategy):
-            prepare_multiworker_fit(model, next(iter(train)))
-        epochs = int(hparams["epochs"])
-        callbacks = standard_callbacks(
-            options.work_dir / recipe.name,
-            int(hparams["patience"]),
-            str(hparams["schedule"]),
-            epochs,
-        )
-        fitted = model.fit(
-            train,
-            validation_data=validation,
-            epochs=epochs,
-            callbacks=callbacks,
-            verbose=options.verbose,
-        )
-        history = history_lists(fitted)
-        return Trained(recipe, hparams, model, history, min(history["val_loss"]), data)
+        loss, accuracy = model.evaluate(validation, verbose=0)
+        members = [
+            {
+                "seed": member.seed,
+                "best_val_loss": round(min(member.history["val_loss"]), 4),
+                "val_accuracy": round(
+                    member.history["val_accuracy"][int(np.argmin(member.history["val_loss"]))], 4
+                ),
+            }
+            for member in fitted
+        ]
+        extra: dict[str, dict[str, Any]] = {
+            "metrics": {"val_accuracy": round(float(accuracy), 4)},
+            "training": {"members": members},
+        }
+        history = mean_history([member.history for member in fitted])
+        return Trained(recipe, hparams, model, history, float(loss), data, extra)
 
     def export(self, trained: Trained, options: RunOptions, chief: bool) -> RunResult:
         data: ImageDataset = trained.context
