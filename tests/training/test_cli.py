@@ -49,6 +49,11 @@ def test_classifier_round_trip(recipe, tmp_path, offline_cache):
         run_cli("evaluate", str(version), "--data-dir", str(IDX_FIXTURE), cwd=tmp_path).stdout
     )
     assert evaluated["test_accuracy"] == card["metrics"]["test_accuracy"]
+    members = int(get_recipe(recipe).hparams["members"])
+    if members > 1:  # fitted side by side from distinct seeds, scored together on validation
+        seeds = [member["seed"] for member in card["training"]["members"]]
+        assert len(set(seeds)) == members
+        assert 0.0 <= card["metrics"]["val_accuracy"] <= 1.0
 
 
 def test_cifar100_recipe_exports_a_32x32_rgb_classifier(tmp_path, offline_cache):
