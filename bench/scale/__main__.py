@@ -2,7 +2,9 @@
 
 Started by scripts/scale_e2e.sh once the stack is up and every replica is ready; prints
 the table (Markdown) and writes every row as JSON next to the load records. Exits 1 when
-any row fails. `--short` is the CI run: 15 s of load per row instead of 60.
+any row fails. `--short` is the CI run: 15 s of load per row instead of 60, and the overload rows'
+goodput floor reported rather than enforced (their failed requests, slow answers and
+memory still fail them).
 """
 
 import argparse
@@ -22,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--short", action="store_true", help="15 s per row (CI)")
+    parser.add_argument("--short", action="store_true", help="CI: 15 s a row, goodput reported")
     parser.add_argument("--duration", type=float, help="seconds of load per row")
     parser.add_argument("--project", default="kerasserve-scale")
     parser.add_argument("--compose-file", action="append", type=Path, required=True)
@@ -66,6 +68,20 @@ def _only_noisy_ratios_missed(rows: list[Row]) -> bool:
     return bool(problems) and problems <= NOISY_RATIO_PROBLEMS
 
 
+def plan_for(args: argparse.Namespace) -> Plan:
+    """The long run's plan, or the short (CI) one."""
+    duration = args.duration or (15.0 if args.short else 60.0)
+    return Plan(
+        duration_s=duration,
+        warmup_s=3.0 if duration < 30 else 10.0,
+        poll_interval_s=args.poll_interval,
+        body=ROOT / "bench" / "data" / "fashion.png",
+        expect='"label":"',
+        work=args.work,
+        enforce_goodput_floor=not args.short,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -79,15 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         models_dir=args.models_dir,
         env=dict(os.environ),
     )
-    duration = args.duration or (15.0 if args.short else 60.0)
-    plan = Plan(
-        duration_s=duration,
-        warmup_s=3.0 if duration < 30 else 10.0,
-        poll_interval_s=args.poll_interval,
-        body=ROOT / "bench" / "data" / "fashion.png",
-        expect='"label":"',
-        work=args.work,
-    )
+    plan = plan_for(args)
     faults = Faults(stack, plan)
     wanted = set(args.only.split(",")) if args.only else None
     rows: list[Row] = []

@@ -49,6 +49,10 @@ class Plan:
     connections: int = 64
     overload_connections: int = 2000
     slow_clients: int = 500
+    # The overload rows' goodput floor. The short (CI) run only reports it: the ratio
+    # moves with the machine (issue 28) while failed requests, slow answers and memory
+    # still fail the row; the long run holds it.
+    enforce_goodput_floor: bool = True
 
     @property
     def path(self) -> str:
@@ -454,7 +458,8 @@ class Faults:
         )
         row.require(counts.failed == 0, f"{counts.failed} answers were not 200 or 503+Retry-After")
         row.require(counts.max_s < 10, f"a request took {counts.max_s} s")
-        row.require(counts.ok_per_s >= 0.8 * reference, GOODPUT_PROBLEM)
+        holds = row.require if self.plan.enforce_goodput_floor else row.report
+        holds(counts.ok_per_s >= 0.8 * reference, GOODPUT_PROBLEM)
         grown = end - start
         row.require(
             grown <= max(0.1 * start, 64 * 2**20), f"memory stayed {_mib(grown)} MiB higher"

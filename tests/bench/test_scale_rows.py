@@ -1,6 +1,6 @@
-"""The fault table: a noisy ratio (goodput, p99) is measured again; anything else fails the run."""
+"""The fault table: noisy ratios are measured again, reported floors never fail a row."""
 
-from bench.scale.__main__ import _only_noisy_ratios_missed
+from bench.scale.__main__ import _only_noisy_ratios_missed, _parse, plan_for
 from bench.scale.faults import GOODPUT_PROBLEM, P99_PROBLEM
 from bench.scale.report import Counts, Row, table
 
@@ -28,3 +28,19 @@ def test_a_remeasured_row_stays_in_the_table_without_failing_the_run():
     text = table([first, second])
     assert "| re-measured |" in text and "| FAIL |" in text
     assert f"noisy, measured again below: {GOODPUT_PROBLEM}" in text
+
+
+def test_a_reported_floor_shows_in_the_table_without_failing_the_row():
+    row = _row("3 requests failed")
+    row.problems.clear()
+    row.report(False, GOODPUT_PROBLEM)
+    row.report(True, P99_PROBLEM)
+    assert row.passed and row.reported == [GOODPUT_PROBLEM]
+    assert f"reported, not enforced in this run: {GOODPUT_PROBLEM}" in table([row])
+    assert row.to_json()["reported"] == [GOODPUT_PROBLEM]
+
+
+def test_only_the_short_run_leaves_the_goodput_floor_unenforced():
+    common = ["--compose-file", "c.yml", "--models-dir", "m", "--work", "w"]
+    assert not plan_for(_parse(["--short", *common])).enforce_goodput_floor
+    assert plan_for(_parse(common)).enforce_goodput_floor
