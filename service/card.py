@@ -92,6 +92,25 @@ class TensorDescription(_Strict):
     shape: tuple[int | None, ...]
 
 
+class TaskParams(BaseModel):
+    """What a task needs beyond the signature; each task reads its own fields.
+
+    forecast: `window` values in, `horizon` values out (`unit`, `frequency` describe
+    them); generate: `latent_dim` noise values and `num_classes` labels in; classify:
+    `image_shape` and `num_classes`, for people. Other keys are kept as written.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    window: PositiveInt | None = None
+    horizon: PositiveInt | None = None
+    unit: str | None = None
+    frequency: str | None = None
+    latent_dim: PositiveInt | None = None
+    num_classes: PositiveInt | None = None
+    image_shape: tuple[PositiveInt, ...] | None = None
+
+
 class ModelCard(BaseModel):
     """Every key a card may hold; an unknown key refuses the version."""
 
@@ -105,7 +124,7 @@ class ModelCard(BaseModel):
     labels: list[str] | None = None
     output: OutputKind | None = None
     image: ImageSpec | None = None
-    task_params: dict[str, Any] | None = None
+    task_params: TaskParams | None = None
     runtime: Runtime | None = None  # None: tensorflow
     # What people read: provenance written by training.
     name: str | None = None
