@@ -10,6 +10,7 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -34,20 +35,17 @@ def _slowed_generator(target: Path) -> None:
     generate = generator.signatures["serving_default"]
     specs = generate.structured_input_signature[1]
 
-    class Slowed(tf.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.generator = generator
+    @tf.function(input_signature=[specs["noise"], specs["labels"]])  # type: ignore[untyped-decorator]
+    def serve(noise: tf.Tensor, labels: tf.Tensor) -> Any:
+        pause = tf.data.Dataset.range(1).apply(sleep_dataset(int(PAUSE_S * 1e6)))
+        waited = pause.reduce(tf.constant(0, tf.int64), lambda total, x: total + x)
+        with tf.control_dependencies([waited]):
+            return generate(noise=tf.identity(noise), labels=tf.identity(labels))
 
-        @tf.function(input_signature=[specs["noise"], specs["labels"]])
-        def serve(self, noise: tf.Tensor, labels: tf.Tensor) -> dict[str, tf.Tensor]:
-            pause = tf.data.Dataset.range(1).apply(sleep_dataset(int(PAUSE_S * 1e6)))
-            waited = pause.reduce(tf.constant(0, tf.int64), lambda total, x: total + x)
-            with tf.control_dependencies([waited]):
-                return generate(noise=tf.identity(noise), labels=tf.identity(labels))
-
-    module = Slowed()
-    tf.saved_model.save(module, str(target), signatures={"serving_default": module.serve})
+    module = tf.Module()
+    module.generator = generator  # tracked, so its variables are saved
+    module.serve = serve
+    tf.saved_model.save(module, str(target), signatures={"serving_default": serve})
     shutil.copy(GENERATOR / "model_card.json", target / "model_card.json")
 
 
