@@ -46,7 +46,7 @@ from service.runtime.errors import (
     ServiceStoppingError,
     VersionNotFoundError,
 )
-from service.tasks.classify import EncodingError
+from service.tasks.encoding import EncodingError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 

@@ -25,7 +25,8 @@ from numpy.typing import NDArray
 
 from service.errors import InvalidRequestError
 from service.ports import Model, Status, TensorSpec
-from service.tasks.classify import binding_of, decode_b64
+from service.tasks.classify import binding_of
+from service.tasks.encoding import decode_b64
 
 DEFAULT_SIGNATURE = "serving_default"
 PREDICT_METHOD = "tensorflow/serving/predict"

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from service.errors import InvalidRequestError
-from service.tasks.classify import b64_bytes
+from service.tasks.encoding import b64_bytes
 
 if TYPE_CHECKING:
     from service.protocols.kserve_v2 import V2Tensor

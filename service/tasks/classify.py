@@ -13,7 +13,6 @@ stall every other request. All images of one request go to the model as one batc
 
 import asyncio
 import base64
-import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,10 +30,6 @@ from service.runtime.spec import ClassifyBinding
 
 INLINE_DECODE_BYTES = 256 * 1024
 POLARITIES: frozenset[str] = frozenset({"auto", "invert", "keep"})
-
-
-class EncodingError(InvalidInputError):
-    """The request's base64 or `{"b64": ...}` wrapping is malformed (not the image itself)."""
 
 
 class NotAClassifierError(InvalidInputError):
@@ -65,23 +60,6 @@ def binding_of(model: Model) -> ClassifyBinding:
             f"model {model.name!r} is a {model.task} model and takes no encoded images"
         )
     return binding
-
-
-def b64_bytes(text: object, where: str) -> bytes:
-    """The bytes of a base64 string; a clear invalid-input error for anything else."""
-    if not isinstance(text, str):
-        raise EncodingError(f"{where} must be a base64 string, not {type(text).__name__}")
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise EncodingError(f"{where} is not valid base64: {exc}") from exc
-
-
-def decode_b64(item: object, where: str) -> bytes:
-    """The bytes of a `{"b64": "..."}` object (TF Serving's binary convention)."""
-    if not isinstance(item, dict) or set(item) != {"b64"} or not isinstance(item["b64"], str):
-        raise EncodingError(f'{where} must be {{"b64": "<base64 image>"}}')
-    return b64_bytes(item["b64"], f"{where}.b64")
 
 
 def _prepare_all(

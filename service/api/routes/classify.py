@@ -18,7 +18,8 @@ from service.config import Settings
 from service.errors import InvalidRequestError, UnsupportedMediaTypeError
 from service.preprocessing.images import SUPPORTED_MEDIA_TYPES
 from service.schemas import ClassifyResponse
-from service.tasks.classify import ClassifyParams, Upload, classify, decode_b64
+from service.tasks.classify import ClassifyParams, Upload, classify
+from service.tasks.encoding import decode_b64
 
 router = APIRouter(tags=["inference"])
 
