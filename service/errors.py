@@ -47,6 +47,7 @@ from service.runtime.errors import (
     VersionNotFoundError,
 )
 from service.tasks.encoding import EncodingError
+from service.tasks.errors import TaskRequestError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -139,6 +140,7 @@ RUNTIME_PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     ImageTooLargeError: (413, "image_too_large", "Image has too many pixels"),
     UnsupportedImageFormatError: (415, "unsupported_media_type", "Unsupported image format"),
     EncodingError: (422, "invalid_request", "Invalid request"),
+    TaskRequestError: (422, "invalid_request", "Invalid request"),
     InvalidInputError: (422, "invalid_input", "Invalid model input"),
     RuntimeServiceError: (500, "runtime_error", "Model runtime error"),
 }

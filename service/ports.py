@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from numpy.typing import NDArray
 
+from service.card import ModelCard
 from service.runtime.spec import ModelSpec
 
 
@@ -36,7 +37,7 @@ class Model(Protocol):
     def task(self) -> str: ...
 
     @property
-    def card(self) -> Mapping[str, Any]: ...
+    def card(self) -> ModelCard: ...
 
     @property
     def spec(self) -> ModelSpec: ...
@@ -87,7 +88,7 @@ class Status(Protocol):
     def load_seconds(self) -> float | None: ...
 
     @property
-    def card(self) -> Mapping[str, Any] | None: ...
+    def card(self) -> ModelCard | None: ...
 
 
 class Repository(Protocol):

@@ -8,8 +8,6 @@ a thread hop per dependency per request that cost more than the model itself.
 """
 
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -17,10 +15,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.config import Settings
 from service.context import RequestContext, context_of
-from service.errors import ModelRequiredError, StoppingError, TaskMismatchError, UnauthorizedError
+from service.errors import UnauthorizedError
 from service.metrics import ServiceMetrics
-from service.ports import Model, Repository
+from service.ports import Repository
 from service.state import Lifecycle, Services
+from service.tasks.resolver import ModelResolver
 
 _bearer = HTTPBearer(auto_error=False, description="The API key, when one is configured.")
 
@@ -90,56 +89,6 @@ async def require_api_key_if_protected(settings: SettingsDep, credentials: Beare
     """Guards health and metrics only when `protect_health_and_metrics` is set."""
     if settings.protect_health_and_metrics:
         _check_key(settings, credentials)
-
-
-@dataclass(frozen=True)
-class ModelResolver:
-    """Turns a model name (and version) from a request into a loaded model.
-
-    ``defaults`` maps a task to the model used when a request names none
-    (`KERASSERVE_DEFAULT_MODELS`); without one, the only model of that task is used.
-    """
-
-    repository: Repository
-    lifecycle: Lifecycle
-    context: RequestContext
-    defaults: Mapping[str, str] = field(default_factory=dict)
-
-    def get(self, name: str, version: int | None = None, *, task: str | None = None) -> Model:
-        """The model, or a mapped error: 404 unknown, 503 not ready/stopping, 422 task."""
-        if self.lifecycle.stopping:
-            raise StoppingError("the service is shutting down and accepts no new work")
-        self.context.record_unknown_model()
-        model = self.repository.get(name, version)
-        self.context.record_model(model.name, model.version)
-        if task is not None and model.task != task:
-            raise TaskMismatchError(
-                f"model {name!r} is a {model.task} model; this endpoint needs a {task} model"
-            )
-        return model
-
-    def get_for_task(self, name: str | None, version: int | None, task: str) -> Model:
-        """Like `get`, but `name` may be omitted: the task's default model is used."""
-        return self.get(name or self.default_for(task), version, task=task)
-
-    def default_for(self, task: str) -> str:
-        """The configured default, else the only AVAILABLE model of ``task``."""
-        configured = self.defaults.get(task)
-        if configured is not None:
-            return configured
-        candidates = self.names_for_task(task)
-        if len(candidates) != 1:
-            listed = ", ".join(candidates) or "none"
-            raise ModelRequiredError(f"name the {task} model to use (loaded: {listed})")
-        return candidates[0]
-
-    def names_for_task(self, task: str) -> list[str]:
-        found = {
-            status.name
-            for status in self.repository.statuses()
-            if status.state == "AVAILABLE" and (status.card or {}).get("task") == task
-        }
-        return sorted(found)
 
 
 def resolver_for(services: Services, context: RequestContext) -> ModelResolver:

@@ -64,8 +64,7 @@ def version_status(statuses: Sequence[Status]) -> dict[str, Any]:
 
 
 def signature_name(model: Model) -> str:
-    name = model.card.get("signature_name")
-    return name if isinstance(name, str) and name else DEFAULT_SIGNATURE
+    return model.card.signature_name or DEFAULT_SIGNATURE
 
 
 def _tensor_info(name: str, spec: TensorSpec, prefix: str) -> dict[str, Any]:

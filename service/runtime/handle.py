@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from service.card import ModelCard
 from service.runtime.batcher import DynamicBatcher
 from service.runtime.errors import InvalidInputError, ServiceStoppingError
 from service.runtime.loader import LoadedModel
@@ -41,7 +42,7 @@ class ModelHandle:
         self.version = version
         self.spec: ModelSpec = loaded.spec
         self.task = loaded.task
-        self.card: Mapping[str, Any] = loaded.card
+        self.card: ModelCard = loaded.card
         self.device = loaded.device
         self.inputs: Mapping[str, TensorInfo] = loaded.inputs
         self.outputs: Mapping[str, TensorInfo] = loaded.outputs

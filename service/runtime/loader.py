@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 class LoadError(Exception):
     """A version was refused; ``reason`` says why, ``card`` is kept when it was readable."""
 
-    def __init__(self, reason: str, card: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, reason: str, card: ModelCard | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.card = card
@@ -75,8 +75,8 @@ class LoadedModel:
         return self.spec.task
 
     @property
-    def card(self) -> Mapping[str, Any]:
-        return self.spec.card.to_json()
+    def card(self) -> ModelCard:
+        return self.spec.card
 
     @property
     def inputs(self) -> Mapping[str, TensorInfo]:
@@ -91,7 +91,6 @@ def load_version(version_dir: Path, device: str, warmup_sizes: tuple[int, ...]) 
     """Load, resolve and warm up ``version_dir``; raise ``LoadError`` when it must be refused."""
     started = time.perf_counter()
     card = _read_card(version_dir)
-    raw_card = card.to_json() if card is not None else None
     with tf.device(device):
         saved = tf.saved_model.load(str(version_dir))
     try:
@@ -99,13 +98,13 @@ def load_version(version_dir: Path, device: str, warmup_sizes: tuple[int, ...]) 
         labels = read_labels_file(version_dir)
         spec = resolve_spec(card, signature.name, signature.inputs, signature.outputs, labels)
     except (SignatureError, SpecError, CardError) as exc:
-        raise LoadError(str(exc), raw_card) from exc
+        raise LoadError(str(exc), card) from exc
     runner: PredictFn = SignatureRunner(signature.function, device, spec.outputs, owner=saved)
     fixed = _fixed_shapes(spec)
     try:
         answers = warm_up(runner, spec.inputs, spec.outputs, warmup_sizes, fixed)
     except Exception as exc:
-        raise LoadError(f"warm-up failed: {exc}", raw_card) from exc
+        raise LoadError(f"warm-up failed: {exc}", card) from exc
     if spec.classify is not None:
         spec = with_scores(spec, _score_kind(spec.classify, answers))
     runtime, note = "tensorflow", None

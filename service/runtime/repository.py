@@ -10,12 +10,11 @@ and is unloaded once every call inside it has been answered.
 
 import asyncio
 import logging
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from service.card import CardError, read_card
+from service.card import CardError, ModelCard, read_card
 from service.runtime.devices import configure_threads, device_info, resolve_device
 from service.runtime.discovery import (
     Snapshot,
@@ -316,7 +315,7 @@ class ModelRepository:
         self._entries.setdefault(key[0], {})[key[1]] = entry
         return entry
 
-    def _fail(self, entry: VersionEntry, reason: str, card: Mapping[str, Any] | None) -> None:
+    def _fail(self, entry: VersionEntry, reason: str, card: ModelCard | None) -> None:
         entry.state, entry.error, entry.card = "FAILED", reason, card
         logger.error("refusing %s v%d: %s", entry.name, entry.version, reason)
         self._observer.model_load_failed(entry.name, entry.version, reason)
@@ -358,10 +357,9 @@ class ModelRepository:
         self._observer.model_unloaded(entry.name, entry.version)
 
 
-def _card_or_none(version_dir: Path) -> dict[str, Any] | None:
+def _card_or_none(version_dir: Path) -> ModelCard | None:
     """A version's card as written, for listing a version that is not loaded."""
     try:
-        card = read_card(version_dir)
+        return read_card(version_dir)
     except CardError:
         return None
-    return card.to_json() if card is not None else None

@@ -8,7 +8,7 @@ loads. A card may be absent or partial; anything it leaves out is inferred:
 - task: `classify` for one NHWC image input (1, 3 or 4 channels, float or uint8)
   and one rank-2 score output (or outputs named `probabilities` / `logits`);
   `predict` (tensors in, tensors out) otherwise. `forecast` and `generate` come
-  only from a card.
+  only from a card; their tensors are bound by `service.runtime.bindings`.
 - scores: `probabilities` when the warm-up rows already are (see
   `service.runtime.scores`), else `logits`; one column is a binary classifier.
 - labels: the card's, else `labels.txt`, else "0".."C-1".
@@ -17,7 +17,7 @@ This module imports no TensorFlow, so it is tested with plain tensor description
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from service.card import (
     CHANNELS,
@@ -27,6 +27,13 @@ from service.card import (
     ModelCard,
     OutputKind,
     TensorDescription,
+)
+from service.runtime.bindings import (
+    BindingError,
+    ForecastBinding,
+    GenerateBinding,
+    bind_forecaster,
+    bind_generator,
 )
 from service.runtime.tensors import TensorInfo
 
@@ -60,6 +67,8 @@ class ModelSpec:
     outputs: dict[str, TensorInfo]
     card: ModelCard  # the resolved card: what `kerasserve inspect` prints
     classify: ClassifyBinding | None = None
+    forecast: ForecastBinding | None = None
+    generate: GenerateBinding | None = None
 
 
 def resolve_spec(
@@ -94,16 +103,23 @@ def resolve_spec(
             "image": binding.image if binding else None,
         }
     )
-    return ModelSpec(task, signature_name, dict(inputs), dict(outputs), resolved, binding)
+    spec = ModelSpec(task, signature_name, dict(inputs), dict(outputs), resolved, binding)
+    try:
+        if task == "forecast":
+            return replace(spec, forecast=bind_forecaster(card, inputs, outputs))
+        if task == "generate":
+            return replace(spec, generate=bind_generator(card, inputs, outputs))
+    except BindingError as exc:
+        raise SpecError(f"card says {task}, but {exc}") from exc
+    return spec
 
 
 def with_scores(spec: ModelSpec, scores: OutputKind) -> ModelSpec:
     """The spec once the warm-up batch has told how to read the scores."""
     if spec.classify is None:
         return spec
-    binding = ClassifyBinding(**{**spec.classify.__dict__, "scores": scores})
-    card = spec.card.model_copy(update={"output": scores})
-    return ModelSpec(spec.task, spec.signature_name, spec.inputs, spec.outputs, card, binding)
+    binding = replace(spec.classify, scores=scores)
+    return replace(spec, card=spec.card.model_copy(update={"output": scores}), classify=binding)
 
 
 def _ordered(

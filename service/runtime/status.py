@@ -4,11 +4,12 @@
 (the TensorFlow Serving names). A FAILED version is retried only when its files change.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
+from service.card import ModelCard
 from service.runtime.discovery import Snapshot
 from service.runtime.handle import ModelHandle
 
@@ -23,7 +24,7 @@ class VersionStatus:
     device: str
     error: str | None
     load_seconds: float | None
-    card: Mapping[str, Any] | None
+    card: ModelCard | None
     runtime: str | None = None
     runtime_note: str | None = None
 
@@ -40,7 +41,7 @@ class VersionEntry:
     state: VersionState = "LOADING"
     error: str | None = None
     load_seconds: float | None = None
-    card: Mapping[str, Any] | None = None
+    card: ModelCard | None = None
     handle: ModelHandle | None = None
     runtime: str | None = None  # what runs the graph once loaded: tensorflow, litert or xla
     runtime_note: str | None = None

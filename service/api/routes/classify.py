@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.api.deps import ModelResolver, ResolverDep, SettingsDep
+from service.api.deps import ResolverDep, SettingsDep
 from service.card import Polarity
 from service.config import Settings
 from service.errors import InvalidRequestError, UnsupportedMediaTypeError
@@ -20,6 +20,7 @@ from service.preprocessing.images import SUPPORTED_MEDIA_TYPES
 from service.schemas import ClassifyResponse
 from service.tasks.classify import ClassifyParams, Upload, classify
 from service.tasks.encoding import decode_b64
+from service.tasks.resolver import ModelResolver
 
 router = APIRouter(tags=["inference"])
 

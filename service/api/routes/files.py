@@ -28,8 +28,7 @@ def listed_files(repository: Repository, name: str, version: int) -> list[str]:
         raise ModelNotFoundError(name)
     for status in statuses:
         if status.version == version:
-            plots = (status.card or {}).get("plots", [])
-            return [str(plot) for plot in plots] if isinstance(plots, list) else []
+            return list(status.card.plots or []) if status.card is not None else []
     raise VersionNotFoundError(name, version)
 
 

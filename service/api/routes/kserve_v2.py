@@ -19,7 +19,7 @@ from service.config import Settings
 from service.errors import NotReadyError
 from service.protocols import kserve_v2, v2_repository
 from service.responses import FastJSONResponse
-from service.tasks.classify import image_inputs
+from service.tasks.predict import predict
 
 router = APIRouter(tags=["kserve-v2"])
 health_router = APIRouter(tags=["kserve-v2"])
@@ -121,11 +121,8 @@ async def _infer(
     header_length = request.headers.get(kserve_v2.HEADER_LENGTH)
     parsed, binary = kserve_v2.parse_request(await request.body(), header_length)
     decoded = kserve_v2.decode_inputs(parsed, binary)
-    inputs = decoded.tensors
     images = kserve_v2.encoded_images(model, decoded, settings.max_files_per_request)
-    if images is not None:
-        inputs = await image_inputs(model, images, settings.max_image_pixels)
-    outputs = await model.infer(inputs)
+    outputs = await predict(model, decoded.tensors, images, max_pixels=settings.max_image_pixels)
     body, json_length = kserve_v2.encode_response(model, parsed, outputs)
     if json_length is None:
         return Response(body, media_type="application/json")

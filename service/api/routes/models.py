@@ -31,7 +31,7 @@ async def list_models(repository: RepositoryDep, resolver: ResolverDep) -> Model
                 runtime_note=status.runtime_note,
                 error=status.error,
                 load_seconds=status.load_seconds,
-                card=dict(status.card) if status.card is not None else None,
+                card=status.card.to_json() if status.card is not None else None,
             )
             for status in sorted(repository.statuses(), key=lambda item: (item.name, item.version))
         ],

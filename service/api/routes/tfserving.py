@@ -19,7 +19,7 @@ from service.ports import Repository, Status
 from service.protocols import tfserving
 from service.responses import FastJSONResponse
 from service.runtime.errors import ModelNotFoundError, VersionNotFoundError
-from service.tasks.classify import image_inputs
+from service.tasks import predict as predict_task
 
 router = APIRouter(tags=["tensorflow-serving"])
 
@@ -94,10 +94,10 @@ async def _predict(
     except orjson.JSONDecodeError as exc:
         raise InvalidRequestError(f"request body is not valid JSON: {exc}") from exc
     parsed = tfserving.parse_predict(body, model, max_images=settings.max_files_per_request)
-    inputs = parsed.tensors
-    if parsed.images:
-        inputs = await image_inputs(model, parsed.images, settings.max_image_pixels)
-    outputs = await model.infer(inputs)
+    images = parsed.images or None
+    outputs = await predict_task.predict(
+        model, parsed.tensors, images, max_pixels=settings.max_image_pixels
+    )
     return FastJSONResponse(tfserving.encode_predict(outputs, parsed.columnar))
 
 

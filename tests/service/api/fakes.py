@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from service.card import parse_card
+from service.card import ModelCard, parse_card
 from service.runtime.errors import (
     InvalidInputError,
     ModelNotFoundError,
@@ -42,15 +42,19 @@ class FakeModel:
     inputs: dict[str, Spec]
     outputs: dict[str, Spec]
     run: Callable[[Mapping[str, np.ndarray]], Outputs]
-    card: dict[str, Any] = field(default_factory=dict)
+    written_card: dict[str, Any] = field(default_factory=dict)  # as model_card.json says
     device: str = "/CPU:0"
     error: Exception | None = None
     calls: list[Mapping[str, np.ndarray]] = field(default_factory=list)
 
     @property
+    def card(self) -> ModelCard:
+        return self.spec.card
+
+    @property
     def spec(self) -> ModelSpec:
         """Resolved from the fake's card and tensors by the real resolver."""
-        card = parse_card({k: v for k, v in self.card.items() if k != "name"})
+        card = parse_card(self.written_card)
         spec = resolve_spec(
             card,
             "serving_default",
@@ -85,7 +89,7 @@ class FakeStatus:
     device: str | None
     error: str | None
     load_seconds: float | None
-    card: Mapping[str, Any] | None
+    card: ModelCard | None
     runtime: str | None = "tensorflow"
     runtime_note: str | None = None
 
@@ -161,7 +165,7 @@ def fake_classifier(name: str = "clf", version: int = 1) -> FakeModel:
             "features": Spec("float32", (None, 4)),
         },
         _classify,
-        card={"name": name, "task": "classify", "labels": LABELS, "image": MNIST_IMAGE},
+        written_card={"name": name, "task": "classify", "labels": LABELS, "image": MNIST_IMAGE},
     )
 
 
@@ -178,7 +182,7 @@ def fake_forecaster(name: str = "fc", version: int = 1) -> FakeModel:
         {"series": Spec("float32", (None, 4))},
         {"forecast": Spec("float32", (None, 3))},
         _forecast,
-        card={"name": name, "task": "forecast", "task_params": {"window": 4, "horizon": 3}},
+        written_card={"name": name, "task": "forecast", "task_params": {"window": 4, "horizon": 3}},
     )
 
 
@@ -197,7 +201,7 @@ def fake_generator(name: str = "gen", version: int = 1) -> FakeModel:
         {"noise": Spec("float32", (None, 8)), "labels": Spec("int32", (None,))},
         {"images": Spec("float32", (None, 28, 28, 1))},
         _generate,
-        card={
+        written_card={
             "name": name,
             "task": "generate",
             "labels": [str(d) for d in range(10)],

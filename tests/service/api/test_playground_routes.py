@@ -20,7 +20,7 @@ PLOT = b"\x89PNG\r\n\x1a\n" + b"not really a png, served as listed"
 def plotted_repo(tmp_path) -> FakeRepository:
     """A classifier whose card lists one plot that exists on disk, next to a secret."""
     model = fake_classifier()
-    model.card["plots"] = ["learning_curves.png", "missing.png", "../1/model_card.json"]
+    model.written_card["plots"] = ["learning_curves.png", "missing.png", "../1/model_card.json"]
     version_dir = tmp_path / "clf" / "1"
     version_dir.mkdir(parents=True)
     (version_dir / "learning_curves.png").write_bytes(PLOT)

@@ -1,0 +1,27 @@
+"""Prediction: a client's tensors in, the model's tensors out, for any model.
+
+The task of card-less tensor models, and what the TF Serving and V2 protocols run
+for every model: their requests carry either tensors, which go to the model as they
+are (checked against its signature), or encoded images, which go through the model's
+own preprocessing first (`service.tasks.classify`).
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from numpy.typing import NDArray
+
+from service.ports import Model
+from service.tasks.classify import image_inputs
+
+
+async def predict(
+    model: Model,
+    tensors: Mapping[str, NDArray[Any]],
+    images: Sequence[bytes] | None = None,
+    *,
+    max_pixels: int,
+) -> dict[str, NDArray[Any]]:
+    """Every output of the model for ``tensors``, or for ``images`` when given."""
+    inputs = tensors if images is None else await image_inputs(model, images, max_pixels)
+    return await model.infer(inputs)
