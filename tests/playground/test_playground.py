@@ -4,6 +4,7 @@ import base64
 import io
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -174,6 +175,13 @@ def test_api_key_is_sent_as_a_bearer_token(page, recorder):
     latest = [r for r in calls if r.headers.get("authorization") == "Bearer test-key"]
     assert any(r.url.endswith("/v1/models") for r in latest)
     assert all(r.headers.get("authorization") is None for r in calls[: len(calls) - len(latest)])
+
+
+def test_the_script_is_es_modules_from_this_service(page, recorder):
+    """app.js imports a module per panel: every script in service/static/ loads, nothing else."""
+    static = Path(__file__).resolve().parents[2] / "service" / "static"
+    scripts = {urlsplit(r.url).path for r in recorder.requests if r.resource_type == "script"}
+    assert scripts == {f"/playground/{path.name}" for path in static.glob("*.js")}
 
 
 def test_model_pages_show_every_card_with_its_plots(page, artifacts):
