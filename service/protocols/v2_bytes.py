@@ -7,13 +7,11 @@ followed by its bytes.
 
 import struct
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from service.errors import InvalidRequestError
+from service.protocols.v2_messages import V2Tensor
 from service.tasks.encoding import b64_bytes
-
-if TYPE_CHECKING:
-    from service.protocols.kserve_v2 import V2Tensor
 
 LENGTH = struct.Struct("<I")
 
@@ -23,7 +21,7 @@ def pack(elements: Sequence[bytes]) -> bytes:
     return b"".join(LENGTH.pack(len(item)) + item for item in elements)
 
 
-def image_elements(tensor: "V2Tensor", raw: bytes | None) -> list[bytes]:
+def image_elements(tensor: V2Tensor, raw: bytes | None) -> list[bytes]:
     """The N encoded images of a BYTES input of shape [N] or [N, 1]."""
     if not tensor.shape or tensor.shape[1:] not in ([], [1]) or tensor.shape[0] < 1:
         raise InvalidRequestError(

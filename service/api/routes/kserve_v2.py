@@ -18,6 +18,7 @@ from service.api.deps import LifecycleDep, RepositoryDep, ResolverDep, SettingsD
 from service.config import Settings
 from service.errors import NotReadyError
 from service.protocols import kserve_v2, v2_repository
+from service.protocols.v2_messages import V2InferRequest
 from service.responses import FastJSONResponse
 from service.tasks.predict import predict
 
@@ -32,7 +33,7 @@ _INFER_BODY: dict[str, Any] = {
         "required": True,
         "content": {
             "application/json": {
-                "schema": kserve_v2.V2InferRequest.model_json_schema(),
+                "schema": V2InferRequest.model_json_schema(),
                 "example": {
                     "id": "42",
                     "inputs": [
