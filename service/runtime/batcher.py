@@ -34,13 +34,10 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
-
+from service.runtime.batches import Arrays, Outputs, QueuedRequest, collate, distribute, fail_all
 from service.runtime.errors import (
     DeadlineExceededError,
     InferenceError,
@@ -52,28 +49,6 @@ from service.runtime.settings import RuntimeSettings
 from service.runtime.tensors import PredictFn
 
 logger = logging.getLogger(__name__)
-
-Arrays = Mapping[str, NDArray[Any]]
-Outputs = dict[str, NDArray[Any]]
-
-
-class _Request:
-    __slots__ = ("deadline", "dropped", "enqueued", "future", "inputs", "rows")
-
-    def __init__(
-        self,
-        inputs: Arrays,
-        rows: int,
-        future: "asyncio.Future[Outputs]",
-        enqueued: float,
-        deadline: float,
-    ) -> None:
-        self.inputs = inputs
-        self.rows = rows
-        self.future = future
-        self.enqueued = enqueued
-        self.deadline = deadline
-        self.dropped = False  # expired while queued; already taken off the counters
 
 
 class DynamicBatcher:
@@ -95,7 +70,7 @@ class DynamicBatcher:
         self._name = name
         self._version = version
         self._observer = observer or NullObserver()
-        self._queue: deque[_Request] = deque()
+        self._queue: deque[QueuedRequest] = deque()
         self._queued_rows = 0
         self._queued_requests = 0
         self._running = 0
@@ -142,7 +117,7 @@ class DynamicBatcher:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Outputs] = loop.create_future()
         now = loop.time()
-        request = _Request(inputs, rows, future, now, now + timeout_s)
+        request = QueuedRequest(inputs, rows, future, now, now + timeout_s)
         if self._may_run_at_once(rows):
             # What a worker would do on its next turn, done now: no timer, no wake-up, no
             # extra loop iteration, and the caller's await finds the answer ready.
@@ -224,7 +199,7 @@ class DynamicBatcher:
         if earliest < math.inf:
             self._arm_watchdog(loop, earliest)
 
-    def _expire(self, request: _Request, now: float) -> None:
+    def _expire(self, request: QueuedRequest, now: float) -> None:
         request.dropped = True
         self._queued_rows -= request.rows
         self._queued_requests -= 1
@@ -269,12 +244,12 @@ class DynamicBatcher:
             and 0.0 < self._single_seconds <= limit
         )
 
-    def _run_inline(self, batch: list[_Request]) -> None:
+    def _run_inline(self, batch: list[QueuedRequest]) -> None:
         try:
             outputs, seconds = self._predict_padded([batch[0].inputs], 1, 1)
         except Exception as exc:
             logger.exception("one-row call failed on %s v%d", self._name, self._version)
-            _fail(batch, exc)
+            fail_all(batch, exc)
             return
         self._finish_batch(batch, outputs, 1, 1, seconds)
 
@@ -293,10 +268,10 @@ class DynamicBatcher:
                 return
             await self._sleep(remaining)
 
-    def _take(self) -> tuple[list[_Request], int]:
+    def _take(self) -> tuple[list[QueuedRequest], int]:
         """Pop whole requests up to ``max_batch_size`` rows, skipping dead ones."""
         now = asyncio.get_running_loop().time()
-        batch: list[_Request] = []
+        batch: list[QueuedRequest] = []
         rows = 0
         queue = self._queue
         while queue and rows + queue[0].rows <= self._settings.max_batch_size:
@@ -315,7 +290,7 @@ class DynamicBatcher:
             self._observer.queue_depth(self._name, self._version, self._queued_rows)
         return batch, rows
 
-    async def _run(self, batch: list[_Request], rows: int) -> None:
+    async def _run(self, batch: list[QueuedRequest], rows: int) -> None:
         padded = self._settings.padded_size(rows)
         inputs = [request.inputs for request in batch]
         self._running += 1
@@ -324,25 +299,25 @@ class DynamicBatcher:
                 self._executor, self._predict_padded, inputs, rows, padded
             )
         except asyncio.CancelledError:
-            _fail(batch, ServiceStoppingError())
+            fail_all(batch, ServiceStoppingError())
             raise
         except Exception as exc:
             logger.exception("batch of %d rows failed on %s v%d", rows, self._name, self._version)
-            _fail(batch, exc)
+            fail_all(batch, exc)
             return
         finally:
             self._running -= 1
         self._finish_batch(batch, outputs, rows, padded, seconds)
 
     def _finish_batch(
-        self, batch: list[_Request], outputs: Outputs, rows: int, padded: int, seconds: float
+        self, batch: list[QueuedRequest], outputs: Outputs, rows: int, padded: int, seconds: float
     ) -> None:
         self._batch_seconds += 0.2 * (seconds - self._batch_seconds)
         if padded == 1:
             previous = self._single_seconds or seconds
             self._single_seconds = previous + 0.2 * (seconds - previous)
         self._observer.batch_ran(self._name, self._version, rows, padded, seconds)
-        _distribute(batch, outputs)
+        distribute(batch, outputs)
 
     def _predict_padded(
         self, inputs: Sequence[Arrays], rows: int, padded: int
@@ -363,37 +338,6 @@ class DynamicBatcher:
                     f"for a batch of {padded} rows"
                 )
         return outputs, seconds
-
-
-def collate(inputs: Sequence[Arrays], rows: int, padded: int) -> dict[str, NDArray[Any]]:
-    """Concatenate requests into one batch of ``padded`` rows, repeating the last row.
-
-    One request that needs no padding is passed through without a copy.
-    """
-    if len(inputs) == 1 and rows == padded:
-        return dict(inputs[0])
-    batch = {}
-    for name, first in inputs[0].items():
-        out = np.empty((padded, *first.shape[1:]), dtype=first.dtype)
-        np.concatenate([request[name] for request in inputs], axis=0, out=out[:rows])
-        out[rows:] = out[rows - 1]
-        batch[name] = out
-    return batch
-
-
-def _distribute(batch: list[_Request], outputs: Outputs) -> None:
-    start = 0
-    for request in batch:
-        end = start + request.rows
-        if not request.future.done():
-            request.future.set_result({name: array[start:end] for name, array in outputs.items()})
-        start = end
-
-
-def _fail(batch: list[_Request], error: BaseException) -> None:
-    for request in batch:
-        if not request.future.done():
-            request.future.set_exception(error)
 
 
 def _closed(inputs: Arrays) -> Outputs:
