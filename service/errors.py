@@ -1,27 +1,40 @@
-"""Every error the service answers, mapped to RFC 9457 problem details in one place.
+"""Every error the service answers, in one table: problem code, HTTP status, gRPC code.
 
-    ApiError                        raised by the HTTP layer itself
-    ├── UnauthorizedError           401 unauthorized
-    ├── ModelFileNotFoundError      404 file_not_found
-    ├── PayloadTooLargeError        413 body_too_large
-    ├── UnsupportedMediaTypeError   415 unsupported_media_type
-    ├── InvalidRequestError         422 invalid_request
-    │   ├── ModelRequiredError      422 model_required
-    │   └── TaskMismatchError       422 task_mismatch
-    ├── NotReadyError               503 not_ready
-    │   └── StoppingError           503 stopping
-    └── OverloadedError             503 overloaded
+The errors the HTTP layer raises itself::
 
-Errors from the runtime and image preprocessing (`service.runtime.errors`,
-`service.preprocessing.errors`) are mapped by `RUNTIME_PROBLEMS`; FastAPI validation
-errors become 422 `validation_error` and Starlette's own 404/405 keep their status.
+    ApiError                        400 bad_request              INVALID_ARGUMENT
+    ├── UnauthorizedError           401 unauthorized             UNAUTHENTICATED
+    ├── ModelFileNotFoundError      404 file_not_found           NOT_FOUND
+    ├── PayloadTooLargeError        413 body_too_large           RESOURCE_EXHAUSTED
+    ├── UnsupportedMediaTypeError   415 unsupported_media_type   INVALID_ARGUMENT
+    ├── InvalidRequestError         422 invalid_request          INVALID_ARGUMENT
+    │   ├── ModelRequiredError      422 model_required           INVALID_ARGUMENT
+    │   └── TaskMismatchError       422 task_mismatch            INVALID_ARGUMENT
+    ├── NotReadyError               503 not_ready                UNAVAILABLE
+    │   └── StoppingError           503 stopping                 UNAVAILABLE
+    ├── OverloadedError             503 overloaded               UNAVAILABLE
+    └── ClientClosedRequestError    499 client_closed_request    CANCELLED
+
+`PROBLEMS` holds those rows and the rows of the errors raised below the HTTP layer
+(`service.runtime.errors`, `service.preprocessing.errors`, the task layer's); a class
+without a row of its own takes its nearest base's. `error_response` turns any
+exception into the answer: a mapped error its row, FastAPI's request validation 422
+`validation_error`, Starlette's own HTTP errors (unknown route, wrong method) their
+status, anything else a plain 500 that shows nothing of the error. FastAPI's
+handlers, the lean classify path and the middleware refusals all answer through it.
 Every body has the same members: type, title, status, detail, instance, code,
 request_id, plus `error` (= detail) because TF Serving and KServe clients read that.
+
+Unexpected errors are logged once, with their traceback and request id, by
+`RequestContextMiddleware`, which every path lets them reach; a mapped 500 (the
+runtime failed on purpose) is logged here, without one.
 """
 
 import logging
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -55,11 +68,7 @@ logger = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    """An error raised by the HTTP layer; subclasses fix the status and code."""
-
-    status = 400
-    code = "bad_request"
-    title = "Bad request"
+    """An error raised by the HTTP layer; its row in `PROBLEMS` fixes status and code."""
 
     def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(detail)
@@ -68,54 +77,53 @@ class ApiError(Exception):
 
 
 class UnauthorizedError(ApiError):
-    status, code, title = 401, "unauthorized", "Missing or invalid API key"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+    pass
 
 
 class ModelFileNotFoundError(ApiError):
-    status, code, title = 404, "file_not_found", "File not found"
+    pass
 
 
-class PayloadTooLargeError(ApiError):
-    status, code, title = 413, "body_too_large", "Request body too large"
+class PayloadTooLargeError(ApiError, StarletteHTTPException):  # type: ignore[misc]
+    """The body is over the limit.
+
+    Also a Starlette `HTTPException` because it is raised from inside `receive`, where
+    FastAPI's body parsing lets only those through (anything else becomes a 400).
+    (Its `headers` is always a dict, never Starlette's None: hence the ignore.)
+    """
+
+    def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
+        StarletteHTTPException.__init__(self, 413, detail, dict(headers or {}))
+        self.detail = detail
+        self.headers = dict(headers or {})
 
 
 class UnsupportedMediaTypeError(ApiError):
-    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+    pass
 
 
 class InvalidRequestError(ApiError):
-    status, code, title = 422, "invalid_request", "Invalid request"
+    pass
 
 
 class ModelRequiredError(InvalidRequestError):
-    code, title = "model_required", "Model required"
+    pass
 
 
 class TaskMismatchError(InvalidRequestError):
-    code, title = "task_mismatch", "Model does not do this task"
+    pass
 
 
 class NotReadyError(ApiError):
-    status, code, title = 503, "not_ready", "Service not ready"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail, headers={"Retry-After": "1"})
+    pass
 
 
 class StoppingError(NotReadyError):
-    code, title = "stopping", "Service is shutting down"
+    pass
 
 
 class OverloadedError(ApiError):
     """Refused at admission, before the body was read: too many requests in progress."""
-
-    status, code, title = 503, "overloaded", "Server overloaded"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail, headers={"Retry-After": "1"})
 
 
 class ClientClosedRequestError(ApiError):
@@ -125,54 +133,147 @@ class ClientClosedRequestError(ApiError):
     log and the request metrics.
     """
 
-    status, code, title = 499, "client_closed_request", "Client closed request"
+
+class GrpcCode(StrEnum):
+    """gRPC status codes by their `grpc.StatusCode` names; the gRPC layer maps them."""
+
+    CANCELLED = "CANCELLED"
+    UNKNOWN = "UNKNOWN"
+    INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
+    NOT_FOUND = "NOT_FOUND"
+    RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
+    UNIMPLEMENTED = "UNIMPLEMENTED"
+    INTERNAL = "INTERNAL"
+    UNAVAILABLE = "UNAVAILABLE"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
 
 
-# status, code, title for errors raised below the HTTP layer.
-RUNTIME_PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
-    ModelNotFoundError: (404, "model_not_found", "Unknown model"),
-    VersionNotFoundError: (404, "version_not_found", "Unknown model version"),
-    ModelNotReadyError: (503, "model_not_ready", "Model not ready"),
-    QueueFullError: (503, "queue_full", "Too many queued requests"),
-    ServiceStoppingError: (503, "stopping", "Service is shutting down"),
-    DeadlineExceededError: (504, "deadline_exceeded", "Deadline exceeded"),
-    ImageDecodeError: (400, "undecodable_image", "Image could not be decoded"),
-    ImageTooLargeError: (413, "image_too_large", "Image has too many pixels"),
-    UnsupportedImageFormatError: (415, "unsupported_media_type", "Unsupported image format"),
-    EncodingError: (422, "invalid_request", "Invalid request"),
-    TaskRequestError: (422, "invalid_request", "Invalid request"),
-    InvalidInputError: (422, "invalid_input", "Invalid model input"),
-    RuntimeServiceError: (500, "runtime_error", "Model runtime error"),
+@dataclass(frozen=True)
+class Problem:
+    """One row of the table: how an error class is answered over HTTP and gRPC.
+
+    ``retry`` adds Retry-After (the error's ``retry_after`` seconds, else 1);
+    ``logged`` writes the error to the log (a 500 the runtime raised on purpose).
+    """
+
+    status: int
+    code: str
+    title: str
+    grpc: GrpcCode
+    retry: bool = False
+    logged: bool = False
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def type(self) -> str:
+        return f"urn:kerasserve:problem:{self.code}"
+
+
+_G = GrpcCode
+PROBLEMS: dict[type[Exception], Problem] = {
+    # Raised by the HTTP layer.
+    ApiError: Problem(400, "bad_request", "Bad request", _G.INVALID_ARGUMENT),
+    UnauthorizedError: Problem(
+        401,
+        "unauthorized",
+        "Missing or invalid API key",
+        _G.UNAUTHENTICATED,
+        headers=(("WWW-Authenticate", "Bearer"),),
+    ),
+    ModelFileNotFoundError: Problem(404, "file_not_found", "File not found", _G.NOT_FOUND),
+    PayloadTooLargeError: Problem(
+        413, "body_too_large", "Request body too large", _G.RESOURCE_EXHAUSTED
+    ),
+    UnsupportedMediaTypeError: Problem(
+        415, "unsupported_media_type", "Unsupported media type", _G.INVALID_ARGUMENT
+    ),
+    InvalidRequestError: Problem(422, "invalid_request", "Invalid request", _G.INVALID_ARGUMENT),
+    ModelRequiredError: Problem(422, "model_required", "Model required", _G.INVALID_ARGUMENT),
+    TaskMismatchError: Problem(
+        422, "task_mismatch", "Model does not do this task", _G.INVALID_ARGUMENT
+    ),
+    NotReadyError: Problem(503, "not_ready", "Service not ready", _G.UNAVAILABLE, retry=True),
+    StoppingError: Problem(503, "stopping", "Service is shutting down", _G.UNAVAILABLE, retry=True),
+    OverloadedError: Problem(503, "overloaded", "Server overloaded", _G.UNAVAILABLE, retry=True),
+    ClientClosedRequestError: Problem(
+        499, "client_closed_request", "Client closed request", _G.CANCELLED
+    ),
+    # Raised by the runtime, image preprocessing and the tasks.
+    ModelNotFoundError: Problem(404, "model_not_found", "Unknown model", _G.NOT_FOUND),
+    VersionNotFoundError: Problem(404, "version_not_found", "Unknown model version", _G.NOT_FOUND),
+    ModelNotReadyError: Problem(
+        503, "model_not_ready", "Model not ready", _G.UNAVAILABLE, retry=True
+    ),
+    QueueFullError: Problem(
+        503, "queue_full", "Too many queued requests", _G.UNAVAILABLE, retry=True
+    ),
+    ServiceStoppingError: Problem(
+        503, "stopping", "Service is shutting down", _G.UNAVAILABLE, retry=True
+    ),
+    DeadlineExceededError: Problem(
+        504, "deadline_exceeded", "Deadline exceeded", _G.DEADLINE_EXCEEDED
+    ),
+    ImageDecodeError: Problem(
+        400, "undecodable_image", "Image could not be decoded", _G.INVALID_ARGUMENT
+    ),
+    ImageTooLargeError: Problem(
+        413, "image_too_large", "Image has too many pixels", _G.INVALID_ARGUMENT
+    ),
+    UnsupportedImageFormatError: Problem(
+        415, "unsupported_media_type", "Unsupported image format", _G.INVALID_ARGUMENT
+    ),
+    EncodingError: Problem(422, "invalid_request", "Invalid request", _G.INVALID_ARGUMENT),
+    TaskRequestError: Problem(422, "invalid_request", "Invalid request", _G.INVALID_ARGUMENT),
+    InvalidInputError: Problem(422, "invalid_input", "Invalid model input", _G.INVALID_ARGUMENT),
+    RuntimeServiceError: Problem(
+        500, "runtime_error", "Model runtime error", _G.INTERNAL, logged=True
+    ),
 }
 
-# Codes for Starlette's own HTTP errors (unknown route, wrong method, ...).
-HTTP_CODES: dict[int, tuple[str, str]] = {
-    400: ("bad_request", "Bad request"),
-    401: ("unauthorized", "Unauthorized"),
-    404: ("not_found", "Not found"),
-    405: ("method_not_allowed", "Method not allowed"),
-    413: ("body_too_large", "Request body too large"),
-    415: ("unsupported_media_type", "Unsupported media type"),
-    422: ("validation_error", "Invalid request"),
-    500: ("internal_error", "Internal server error"),
-    503: ("unavailable", "Service unavailable"),
+# Not domain errors, so not in the table, but answered in the same shape.
+VALIDATION = Problem(422, "validation_error", "Invalid request", _G.INVALID_ARGUMENT)
+INTERNAL = Problem(500, "internal_error", "Internal server error", _G.INTERNAL)
+
+# Starlette's own HTTP errors (unknown route, wrong method, ...), by status.
+HTTP_PROBLEMS: dict[int, Problem] = {
+    400: Problem(400, "bad_request", "Bad request", _G.INVALID_ARGUMENT),
+    401: Problem(401, "unauthorized", "Unauthorized", _G.UNAUTHENTICATED),
+    404: Problem(404, "not_found", "Not found", _G.NOT_FOUND),
+    405: Problem(405, "method_not_allowed", "Method not allowed", _G.UNIMPLEMENTED),
+    413: Problem(413, "body_too_large", "Request body too large", _G.RESOURCE_EXHAUSTED),
+    415: Problem(415, "unsupported_media_type", "Unsupported media type", _G.INVALID_ARGUMENT),
+    422: Problem(422, "validation_error", "Invalid request", _G.INVALID_ARGUMENT),
+    500: INTERNAL,
+    503: Problem(503, "unavailable", "Service unavailable", _G.UNAVAILABLE),
 }
 
+# What the code that answers by itself catches; anything else is unexpected.
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (
+    *PROBLEMS,
+    RequestValidationError,
+    StarletteHTTPException,
+)
 
-def runtime_problem(exc: Exception) -> tuple[int, str, str, dict[str, str]]:
-    """Status, code, title and headers for a runtime or preprocessing error."""
+
+def problem_of(exc: BaseException) -> Problem | None:
+    """The row of ``exc``'s class or of its nearest base; None for an unmapped error."""
     for cls in type(exc).__mro__:
-        if cls in RUNTIME_PROBLEMS:
-            status, code, title = RUNTIME_PROBLEMS[cls]
-            return status, code, title, _retry_headers(exc, status)
-    return 500, "internal_error", "Internal server error", {}
+        problem = PROBLEMS.get(cls)
+        if problem is not None:
+            return problem
+    return None
 
 
-def _retry_headers(exc: Exception, status: int) -> dict[str, str]:
-    if status != 503:
-        return {}
-    seconds = exc.retry_after if isinstance(exc, QueueFullError) else 1.0
-    return {"Retry-After": str(max(1, math.ceil(seconds)))}
+def problem_headers(problem: Problem, exc: BaseException) -> dict[str, str]:
+    """The row's own headers, Retry-After when it asks for one, then the error's own."""
+    headers = dict(problem.headers)
+    if problem.retry:
+        seconds = getattr(exc, "retry_after", 1.0)
+        headers["Retry-After"] = str(max(1, math.ceil(seconds)))
+    if isinstance(exc, ApiError):
+        headers.update(exc.headers)
+    return headers
 
 
 def problem_body(
@@ -201,34 +302,7 @@ def problem_response(body: Mapping[str, Any], headers: Mapping[str, str] | None 
     )
 
 
-def _problem_for(
-    request: Request, status: int, code: str, title: str, detail: str
-) -> dict[str, Any]:
-    return problem_body(
-        status=status,
-        code=code,
-        title=title,
-        detail=detail,
-        instance=request.url.path,
-        request_id=context_of(request.scope).request_id,
-    )
-
-
-async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    body = _problem_for(request, exc.status, exc.code, exc.title, exc.detail)
-    return problem_response(body, exc.headers)
-
-
-async def _runtime_error(request: Request, exc: Exception) -> Response:
-    status, code, title, headers = runtime_problem(exc)
-    if status >= 500 and status != 503 and status != 504:
-        logger.error("runtime error: %s", exc, extra={"fields": {"code": code}})
-    return problem_response(_problem_for(request, status, code, title, str(exc)), headers)
-
-
-async def _validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
+def _validation_errors(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
     errors = [
         {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", "")), "type": err.get("type")}
         for err in exc.errors()
@@ -236,67 +310,53 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     detail = "; ".join(
         f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in errors[:3]
     )
-    body = _problem_for(request, 422, "validation_error", "Invalid request", detail)
-    body["errors"] = errors
-    return problem_response(body)
+    return detail, errors
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    code, title = HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
-    detail = exc.detail if isinstance(exc.detail, str) else title
-    body = _problem_for(request, exc.status_code, code, title, detail)
-    return problem_response(body, exc.headers)
-
-
-def problem_for_exception(exc: Exception, path: str, request_id: str) -> Response | None:
-    """The problem response the handlers below give for ``exc``; None for an unmapped error.
-
-    For code that answers outside FastAPI's exception handling (the lean classify path).
-    """
-    if isinstance(exc, ApiError):
-        status, code, title, headers = exc.status, exc.code, exc.title, exc.headers
-        detail = exc.detail
+def error_response(exc: BaseException, instance: str, request_id: str) -> Response:
+    """The problem response for any exception (see the module docstring)."""
+    extra: dict[str, Any] = {}
+    problem = problem_of(exc)
+    if problem is not None:
+        detail = exc.detail if isinstance(exc, ApiError) else str(exc)
+        headers = problem_headers(problem, exc)
+        if problem.logged:
+            logger.error("runtime error: %s", exc, extra={"fields": {"code": problem.code}})
+    elif isinstance(exc, RequestValidationError):
+        problem, headers = VALIDATION, {}
+        detail, extra["errors"] = _validation_errors(exc)
     elif isinstance(exc, StarletteHTTPException):
-        status = exc.status_code
-        code, title = HTTP_CODES.get(status, ("http_error", "HTTP error"))
-        detail = exc.detail if isinstance(exc.detail, str) else title
+        problem = HTTP_PROBLEMS.get(exc.status_code) or Problem(
+            exc.status_code, "http_error", "HTTP error", _G.UNKNOWN
+        )
+        detail = exc.detail if isinstance(exc.detail, str) else problem.title
         headers = dict(exc.headers or {})
-    elif isinstance(exc, tuple(RUNTIME_PROBLEMS)):
-        status, code, title, headers = runtime_problem(exc)
-        detail = str(exc)
     else:
-        return None
+        problem, headers = INTERNAL, {}
+        detail = f"unexpected error; quote request id {request_id} when reporting it"
     body = problem_body(
-        status=status, code=code, title=title, detail=detail, instance=path, request_id=request_id
+        status=problem.status,
+        code=problem.code,
+        title=problem.title,
+        detail=detail,
+        instance=instance,
+        request_id=request_id,
     )
+    body.update(extra)
     return problem_response(body, headers)
 
 
-def internal_error_response(path: str, request_id: str) -> Response:
-    """The plain 500 for an error nobody mapped: no internals, the request id to quote."""
-    body = problem_body(
-        status=500,
-        code="internal_error",
-        title="Internal server error",
-        detail=f"unexpected error; quote request id {request_id} when reporting it",
-        instance=path,
-        request_id=request_id,
-    )
-    return problem_response(body)
-
-
-async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    # Starlette's outermost layer answers with this, then re-raises for the request
-    # middleware to log with the request id.
-    return internal_error_response(request.url.path, context_of(request.scope).request_id)
+async def _handle(request: Request, exc: Exception) -> Response:
+    return error_response(exc, request.url.path, context_of(request.scope).request_id)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Route every known error class to its problem-details handler."""
-    app.add_exception_handler(Exception, _unexpected_error)
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    for error_class in RUNTIME_PROBLEMS:
-        app.add_exception_handler(error_class, _runtime_error)
+    """Answer every error through `error_response`.
+
+    The mapped classes are registered one by one so that FastAPI answers them itself;
+    the handler for `Exception` answers the rest, after which Starlette re-raises them
+    for `RequestContextMiddleware` to log.
+    """
+    for error_class in EXPECTED_ERRORS:
+        app.add_exception_handler(error_class, _handle)
+    app.add_exception_handler(Exception, _handle)

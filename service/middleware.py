@@ -15,18 +15,11 @@ import time
 from collections import deque
 
 from starlette.datastructures import MutableHeaders
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.access_log import AccessLog
 from service.context import RequestContext, attach_context, context_of
-from service.errors import (
-    OverloadedError,
-    internal_error_response,
-    problem_body,
-    problem_for_exception,
-    problem_response,
-)
+from service.errors import OverloadedError, PayloadTooLargeError, error_response
 from service.metrics import ServiceMetrics
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -78,12 +71,12 @@ class RequestContextMiddleware:
         response = _ResponseWatch(send, context.request_id)
         try:
             await self.app(scope, receive, response.send)
-        except Exception:
+        except Exception as exc:
             logger.exception(
                 "unhandled error", extra={"fields": {"request_id": context.request_id}}
             )
             if not response.started:
-                error = internal_error_response(str(scope.get("path", "")), context.request_id)
+                error = error_response(exc, str(scope.get("path", "")), context.request_id)
                 await error(scope, receive, response.send)
         finally:
             self._finish(scope, context, response.status)
@@ -220,8 +213,7 @@ class AdmissionMiddleware:
             f"the server is busy ({self.active} requests in progress, "
             f"{len(self._waiters)} waiting); retry later"
         )
-        response = problem_for_exception(error, scope["path"], context_of(scope).request_id)
-        assert response is not None
+        response = error_response(error, scope["path"], context_of(scope).request_id)
         await response(scope, receive, send)
 
 
@@ -246,15 +238,11 @@ class BodyLimitMiddleware:
         return f"request body exceeds the limit of {self.max_bytes} bytes"
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = problem_body(
-            status=413,
-            code="body_too_large",
-            title="Request body too large",
-            detail=self._detail(),
-            instance=str(scope.get("path", "")),
-            request_id=context_of(scope).request_id,
-        )
-        await problem_response(body, {"Connection": "close"})(scope, receive, send)
+        # Declared too large: answered before any of the body is read, so the
+        # connection cannot be reused.
+        error = PayloadTooLargeError(self._detail(), headers={"Connection": "close"})
+        response = error_response(error, str(scope.get("path", "")), context_of(scope).request_id)
+        await response(scope, receive, send)
 
     def _counting(self, receive: Receive) -> Receive:
         seen = 0
@@ -265,7 +253,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise StarletteHTTPException(413, self._detail())
+                    raise PayloadTooLargeError(self._detail())
             return message
 
         return counted

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from service.api.deps import check_api_key, resolver_for
 from service.api.routes.classify import ALIAS, PATH, classify_uploads, media_type_of
 from service.context import context_of
-from service.errors import problem_for_exception
+from service.errors import EXPECTED_ERRORS, error_response
 from service.middleware import header_value
 from service.preprocessing.images import SUPPORTED_MEDIA_TYPES
 from service.state import Services
@@ -119,10 +119,8 @@ class FastClassifyMiddleware:
             uploads = [Upload(None, await _read_body(receive))]
             resolver = resolver_for(services, context)
             answer = await classify_uploads(resolver, services.settings, uploads, True, params)
-        except Exception as exc:
-            problem = problem_for_exception(exc, scope["path"], context.request_id)
-            if problem is None:
-                raise
+        except EXPECTED_ERRORS as exc:  # anything else is the request middleware's to log
+            problem = error_response(exc, scope["path"], context.request_id)
             return problem.status_code, problem.raw_headers, bytes(problem.body)
         body = orjson.dumps(answer)
         return 200, [_JSON_TYPE, (b"content-length", str(len(body)).encode())], body

@@ -1,8 +1,28 @@
 """Every error answers RFC 9457 problem details with a stable code and the request id."""
 
 import pytest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.errors import runtime_problem
+import service.tasks.classify  # noqa: F401  (defines NotAClassifierError)
+from service.errors import (
+    PROBLEMS,
+    ApiError,
+    ClientClosedRequestError,
+    GrpcCode,
+    InvalidRequestError,
+    ModelFileNotFoundError,
+    ModelRequiredError,
+    NotReadyError,
+    OverloadedError,
+    PayloadTooLargeError,
+    StoppingError,
+    TaskMismatchError,
+    UnauthorizedError,
+    UnsupportedMediaTypeError,
+    error_response,
+    problem_headers,
+    problem_of,
+)
 from service.preprocessing.errors import (
     ImageDecodeError,
     ImageTooLargeError,
@@ -15,6 +35,7 @@ from service.runtime.errors import (
     ModelNotFoundError,
     ModelNotReadyError,
     QueueFullError,
+    RuntimeServiceError,
     ServiceStoppingError,
     VersionNotFoundError,
 )
@@ -38,11 +59,79 @@ from tests.service.api.util import assert_problem
     ],
 )
 def test_runtime_errors_map_to_one_status_each(error, status, code):
-    assert runtime_problem(error)[:2] == (status, code)
+    problem = problem_of(error)
+    assert problem is not None and (problem.status, problem.code) == (status, code)
 
 
 def test_queue_full_sets_retry_after():
-    assert runtime_problem(QueueFullError(2.5))[3] == {"Retry-After": "3"}
+    error = QueueFullError(2.5)
+    problem = problem_of(error)
+    assert problem is not None
+    assert problem_headers(problem, error) == {"Retry-After": "3"}
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code", "grpc", "headers"),
+    [
+        (ApiError("x"), 400, "bad_request", "INVALID_ARGUMENT", {}),
+        (UnauthorizedError("x"), 401, "unauthorized", "UNAUTHENTICATED",
+         {"WWW-Authenticate": "Bearer"}),
+        (ModelFileNotFoundError("x"), 404, "file_not_found", "NOT_FOUND", {}),
+        (PayloadTooLargeError("x"), 413, "body_too_large", "RESOURCE_EXHAUSTED", {}),
+        (UnsupportedMediaTypeError("x"), 415, "unsupported_media_type", "INVALID_ARGUMENT", {}),
+        (InvalidRequestError("x"), 422, "invalid_request", "INVALID_ARGUMENT", {}),
+        (ModelRequiredError("x"), 422, "model_required", "INVALID_ARGUMENT", {}),
+        (TaskMismatchError("x"), 422, "task_mismatch", "INVALID_ARGUMENT", {}),
+        (NotReadyError("x"), 503, "not_ready", "UNAVAILABLE", {"Retry-After": "1"}),
+        (StoppingError("x"), 503, "stopping", "UNAVAILABLE", {"Retry-After": "1"}),
+        (OverloadedError("x"), 503, "overloaded", "UNAVAILABLE", {"Retry-After": "1"}),
+        (ClientClosedRequestError("x"), 499, "client_closed_request", "CANCELLED", {}),
+        (QueueFullError(0.2), 503, "queue_full", "UNAVAILABLE", {"Retry-After": "1"}),
+        (DeadlineExceededError(), 504, "deadline_exceeded", "DEADLINE_EXCEEDED", {}),
+        (ModelNotFoundError("m"), 404, "model_not_found", "NOT_FOUND", {}),
+        (InferenceError("boom"), 500, "runtime_error", "INTERNAL", {}),
+    ],
+)  # fmt: skip
+def test_each_error_has_one_row_over_http_and_grpc(error, status, code, grpc, headers):
+    problem = problem_of(error)
+    assert problem is not None
+    assert (problem.status, problem.code, problem.grpc) == (status, code, grpc)
+    assert problem_headers(problem, error) == headers
+    response = error_response(error, "/x", "rid")
+    assert response.status_code == status
+    own = {k: v for k, v in response.headers.items() if not k.startswith("content-")}
+    assert own == {name.lower(): value for name, value in headers.items()}
+
+
+def _subclasses(cls: type) -> list[type]:
+    found: list[type] = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
+
+
+def test_the_table_covers_every_domain_error():
+    domain = _subclasses(ApiError) + _subclasses(RuntimeServiceError)
+    assert len(domain) >= 20
+    for cls in [ApiError, RuntimeServiceError, *domain]:
+        problem = next((PROBLEMS[c] for c in cls.__mro__ if c in PROBLEMS), None)
+        assert problem is not None, cls
+        assert 400 <= problem.status < 600 and problem.code and problem.title, cls
+        assert isinstance(problem.grpc, GrpcCode) and problem.grpc.name == problem.grpc.value
+        assert problem.type == f"urn:kerasserve:problem:{problem.code}"
+    assert all(status != 503 or p.retry for p in PROBLEMS.values() for status in [p.status])
+
+
+def test_unexpected_errors_answer_a_plain_500():
+    response = error_response(ZeroDivisionError("secret"), "/x", "rid-1")
+    assert response.status_code == 500 and b"secret" not in response.body
+    assert b'"code":"internal_error"' in response.body and b"rid-1" in response.body
+
+
+def test_body_too_large_passes_fastapi_body_parsing():
+    # FastAPI re-raises only HTTPExceptions from `receive`; anything else becomes a 400.
+    assert isinstance(PayloadTooLargeError("x"), StarletteHTTPException)
+    assert PayloadTooLargeError("x").status_code == 413
 
 
 @pytest.mark.parametrize(
