@@ -19,8 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.access_log import AccessLog
 from service.api.fast_classify import FastClassifyMiddleware
-from service.api.router import build_router
-from service.api.routes.playground import install_playground
+from service.api.router import install_routes
 from service.config import Settings, get_settings
 from service.errors import install_error_handlers
 from service.metrics import ServiceMetrics
@@ -142,8 +141,6 @@ def create_app(
     app.state.lifecycle = lifecycle
     app.state.metrics = metrics
     install_error_handlers(app)
-    app.include_router(build_router())
-    if settings.playground:
-        install_playground(app)
+    install_routes(app, with_playground=settings.playground)
     app.wrap(partial(_service_middleware, settings=settings, metrics=metrics, log=access_log))
     return app

@@ -12,23 +12,23 @@ limit still come from the middleware around this one.
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
+from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.api.classify_answer import ALIAS, PATH, classify_uploads, media_type_of
 from service.api.deps import check_api_key, resolver_for
-from service.api.routes.classify import ALIAS, PATH, classify_uploads, media_type_of
 from service.context import context_of
 from service.errors import EXPECTED_ERRORS, error_response
 from service.middleware import header_value
 from service.preprocessing.images import SUPPORTED_MEDIA_TYPES
 from service.state import Services
-from service.tasks.classify import POLARITIES, ClassifyParams, Upload
+from service.tasks.classify import ClassifyParams, Upload
 
 _MEDIA_TYPES = frozenset(SUPPORTED_MEDIA_TYPES)
-_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+_PARAMS = frozenset(ClassifyParams.model_fields)
 _JSON_TYPE = (b"content-type", b"application/json")
 
 
@@ -44,37 +44,21 @@ _ROUTES = {PATH: _Route(PATH), ALIAS: _Route(ALIAS)}
 
 @lru_cache(maxsize=1024)
 def plain_params(query_string: bytes) -> ClassifyParams | None:
-    """The query as `ClassifyParams`, or None when the route should judge it.
+    """The query as `ClassifyParams`, or None when the route should judge it (a bad
+    value, for its 422; a repeated or unknown parameter).
 
     Cached: clients send the same few query strings over and over, and the answer is
     immutable (parsing was ~2% of a small request).
     """
-    values: dict[str, Any] = {}
+    values: dict[str, str] = {}
     for key, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
-        if key in values:
+        if key in values or key not in _PARAMS:
             return None
         values[key] = value
     try:
-        params = ClassifyParams(
-            model=values.pop("model", None) or None,
-            version=_positive(values.pop("version", None)),
-            top_k=_positive(values.pop("top_k", None)),
-            polarity=values.pop("polarity", None),
-            return_input=_BOOLEANS[values.pop("return_input", "false").lower()],
-        )
-    except (KeyError, ValueError):
+        return ClassifyParams.model_validate(values)
+    except ValidationError:
         return None
-    polarity_ok = params.polarity is None or params.polarity in POLARITIES
-    return params if not values and polarity_ok else None
-
-
-def _positive(raw: str | None) -> int | None:
-    if raw is None:
-        return None
-    number = int(raw)
-    if number < 1:
-        raise ValueError(raw)
-    return number
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -5,7 +5,7 @@ readiness, metrics and the V2 health routes only when `protect_health_and_metric
 set. The guard is a dependency, so it also shows up in the OpenAPI security scheme.
 """
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, FastAPI
 
 from service.api.deps import require_api_key, require_api_key_if_protected
 from service.api.routes import (
@@ -15,6 +15,7 @@ from service.api.routes import (
     health,
     kserve_v2,
     models,
+    playground,
     sequence,
     tfserving,
 )
@@ -31,3 +32,10 @@ def build_router() -> APIRouter:
     root.include_router(open_routes)
     root.include_router(protected)
     return root
+
+
+def install_routes(app: FastAPI, *, with_playground: bool) -> None:
+    """Every route on ``app``; the browser playground (`GET /`) when asked for."""
+    app.include_router(build_router())
+    if with_playground:
+        playground.install_playground(app)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field
 
 from service.card import Polarity
 from service.imaging import png_bytes
@@ -29,7 +30,6 @@ from service.runtime.scores import to_probabilities
 from service.runtime.spec import ClassifyBinding
 
 INLINE_DECODE_BYTES = 256 * 1024
-POLARITIES: frozenset[str] = frozenset({"auto", "invert", "keep"})
 
 
 class NotAClassifierError(InvalidInputError):
@@ -42,15 +42,26 @@ class Upload:
     data: bytes
 
 
-@dataclass(frozen=True)
-class ClassifyParams:
-    """The options of a classify call; `polarity` None means the model's own setting."""
+class ClassifyParams(BaseModel):
+    """The options of a classify call, validated here once for every path that takes them.
 
-    model: str | None = None
-    version: int | None = None
-    top_k: int | None = None
-    polarity: Polarity | None = None
-    return_input: bool = False
+    The `/v1/classify` route reads them from the query through this model (FastAPI
+    answers a bad value 422 `validation_error`); the lean path validates the same query
+    with it. `polarity` None means the model's own setting; other query parameters
+    are ignored.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str | None = Field(default=None, description="Default: the classify default")
+    version: int | None = Field(default=None, ge=1)
+    top_k: int | None = Field(default=None, ge=1)
+    polarity: Polarity | None = Field(
+        default=None, description="Default: the model's; auto inverts dark-on-light"
+    )
+    return_input: bool = Field(
+        default=False, description="Add the image the model saw (its size and colour) as a PNG"
+    )
 
 
 def binding_of(model: Model) -> ClassifyBinding:

@@ -1,8 +1,8 @@
 """`POST /v1/classify` (alias `POST /classify`): images in, top-k labels out.
 
 Images come as the raw body, as multipart `file` parts, or as JSON
-`{"images": [{"b64": "..."}]}`. The work itself is `service.tasks.classify`; this
-module reads the request and validates its options.
+`{"images": [{"b64": "..."}]}`. The work itself is `service.tasks.classify`, its
+options are validated by `ClassifyParams`; this module reads the request.
 """
 
 from typing import Annotated, Any
@@ -12,19 +12,17 @@ from fastapi import APIRouter, Query, Request
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.api.classify_answer import ALIAS, PATH, classify_uploads, media_type_of
 from service.api.deps import ResolverDep, SettingsDep
-from service.card import Polarity
 from service.config import Settings
 from service.errors import InvalidRequestError, UnsupportedMediaTypeError
 from service.preprocessing.images import SUPPORTED_MEDIA_TYPES
 from service.schemas import ClassifyResponse
-from service.tasks.classify import ClassifyParams, Upload, classify
+from service.tasks.classify import ClassifyParams, Upload
 from service.tasks.encoding import decode_b64
-from service.tasks.resolver import ModelResolver
 
 router = APIRouter(tags=["inference"])
 
-PATH, ALIAS = "/v1/classify", "/classify"
 JSON_MEDIA_TYPE = "application/json"
 
 _IMAGE_SCHEMA = {"type": "string", "format": "binary"}
@@ -60,10 +58,6 @@ _OPENAPI_BODY: dict[str, Any] = {
         },
     }
 }
-
-
-def media_type_of(content_type: str | None) -> str:
-    return (content_type or "").split(";")[0].strip().lower()
 
 
 async def _multipart_uploads(request: Request, limit: int) -> list[Upload]:
@@ -114,45 +108,15 @@ async def read_uploads(request: Request, settings: Settings) -> tuple[list[Uploa
     )
 
 
-async def classify_uploads(
-    resolver: ModelResolver,
-    settings: Settings,
-    uploads: list[Upload],
-    raw: bool,
-    params: ClassifyParams,
-) -> dict[str, Any]:
-    """The whole answer; shared by the route and the lean path in `fast_classify`."""
-    wanted = params.top_k or settings.default_top_k
-    if wanted > settings.max_top_k:
-        raise InvalidRequestError(f"top_k must be at most {settings.max_top_k}")
-    model = resolver.get_for_task(params.model, params.version, "classify")
-    answer = await classify(
-        model, uploads, params, top=wanted, max_pixels=settings.max_image_pixels
-    )
-    if raw:
-        first = answer["results"][0]
-        answer["top_k"], answer["inverted"] = first["top_k"], first["inverted"]
-    return answer
-
-
 async def classify_route(
     request: Request,
     resolver: ResolverDep,
     settings: SettingsDep,
-    model: Annotated[str | None, Query(description="Default: the classify default")] = None,
-    version: Annotated[int | None, Query(ge=1)] = None,
-    k: Annotated[int | None, Query(alias="top_k", ge=1)] = None,
-    polarity: Annotated[
-        Polarity | None, Query(description="Default: the model's; auto inverts dark-on-light")
-    ] = None,
-    return_input: Annotated[
-        bool, Query(description="Add the image the model saw (its size and colour) as a PNG")
-    ] = False,
+    params: Annotated[ClassifyParams, Query()],
 ) -> dict[str, Any]:
     """Top-k labels for each image; a raw body also gets `top_k`/`inverted` at the top."""
     # The media type is checked first: a wrong body is a 415 whatever the model.
     uploads, raw = await read_uploads(request, settings)
-    params = ClassifyParams(model, version, k, polarity, return_input)
     return await classify_uploads(resolver, settings, uploads, raw, params)
 
 

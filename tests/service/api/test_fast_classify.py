@@ -27,7 +27,7 @@ def classify(http, params, content=None, media="image/png"):
 
 def test_plain_queries_parse_and_odd_ones_go_to_the_route():
     assert plain_params(b"model=m&version=2&top_k=3&polarity=keep&return_input=true") == (
-        ClassifyParams("m", 2, 3, "keep", True)
+        ClassifyParams(model="m", version=2, top_k=3, polarity="keep", return_input=True)
     )
     assert plain_params(b"") == ClassifyParams()
     for odd in (b"top_k=0", b"version=x", b"polarity=up", b"model=a&model=b", b"extra=1",

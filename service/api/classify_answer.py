@@ -1,0 +1,41 @@
+"""The `/v1/classify` answer as both HTTP paths give it: the route and the lean path.
+
+`service.api.routes.classify` (the FastAPI route, reference and OpenAPI description)
+and `service.api.fast_classify` (the pure-ASGI twin for one raw image) read the
+request each their own way, then answer through `classify_uploads`.
+"""
+
+from typing import Any
+
+from service.config import Settings
+from service.errors import InvalidRequestError
+from service.tasks.classify import ClassifyParams, Upload, classify
+from service.tasks.resolver import ModelResolver
+
+PATH, ALIAS = "/v1/classify", "/classify"
+
+
+def media_type_of(content_type: str | None) -> str:
+    """`image/png; q=1` -> `image/png`; no header -> empty."""
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+async def classify_uploads(
+    resolver: ModelResolver,
+    settings: Settings,
+    uploads: list[Upload],
+    raw: bool,
+    params: ClassifyParams,
+) -> dict[str, Any]:
+    """The whole answer; a raw body (one image) also gets `top_k`/`inverted` at the top."""
+    wanted = params.top_k or settings.default_top_k
+    if wanted > settings.max_top_k:
+        raise InvalidRequestError(f"top_k must be at most {settings.max_top_k}")
+    model = resolver.get_for_task(params.model, params.version, "classify")
+    answer = await classify(
+        model, uploads, params, top=wanted, max_pixels=settings.max_image_pixels
+    )
+    if raw:
+        first = answer["results"][0]
+        answer["top_k"], answer["inverted"] = first["top_k"], first["inverted"]
+    return answer
