@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -17,35 +18,59 @@ URL = "/v1/classify?model=tiny_classifier"
 HEADERS = {"Content-Type": "image/png"}
 
 
-async def _hammer(url: str, stop: asyncio.Event) -> list[tuple[int, int | None]]:
-    """Eight clients in a loop until `stop`; (status, version) of every answer."""
+WORKERS = 8
+
+
+async def _hammer(
+    url: str, stop: asyncio.Event, latest: list[int | None]
+) -> list[tuple[int, int | None]]:
+    """WORKERS clients in a loop until `stop`; (status, version) of every answer, and in
+    `latest` the version each client was answered by last."""
     seen: list[tuple[int, int | None]] = []
     image = png_bytes()
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(client: httpx.AsyncClient, index: int) -> None:
         while not stop.is_set():
             response = await client.post(URL, content=image, headers=HEADERS)
             version = response.json().get("version") if response.status_code == 200 else None
             seen.append((response.status_code, version))
+            latest[index] = version
 
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        await asyncio.gather(*(worker(client) for _ in range(8)))
+        await asyncio.gather(*(worker(client, index) for index in range(WORKERS)))
     return seen
+
+
+async def _until(event: str, check: Callable[[], Awaitable[bool]], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        assert time.monotonic() < deadline, f"{event} did not happen within {timeout_s} s"
+        await asyncio.sleep(0.05)
 
 
 async def _reload_under_load(url: str, models_dir) -> list[tuple[int, int | None]]:
     stop = asyncio.Event()
-    load = asyncio.create_task(_hammer(url, stop))
-    await asyncio.sleep(0.3)
-    await asyncio.to_thread(export_tiny_classifier, models_dir, seed=1)
-    deadline = time.monotonic() + 60
-    async with httpx.AsyncClient(base_url=url) as client:
-        while time.monotonic() < deadline:
-            response = await client.post(URL, content=png_bytes(), headers=HEADERS)
-            if response.json().get("version") == 2:
-                break
-            await asyncio.sleep(0.1)
-    await asyncio.sleep(1.5)  # keep the load on while version 1 retires
+    latest: list[int | None] = [None] * WORKERS
+    load = asyncio.create_task(_hammer(url, stop, latest))
+
+    async def answered() -> bool:
+        return load.done() or all(version is not None for version in latest)
+
+    async def retired() -> bool:
+        response = await client.get("/v1/models/tiny_classifier")
+        states = {s["version"]: s["state"] for s in response.json()["model_version_status"]}
+        return load.done() or states.get("1") == "END"
+
+    async def all_on_2() -> bool:
+        return load.done() or all(version == 2 for version in latest)
+
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        await _until("every client answered by version 1", answered)
+        await asyncio.to_thread(export_tiny_classifier, models_dir, seed=1)
+        # The load stays on while version 2 loads and version 1 retires, ...
+        await _until("version 1 retiring", retired)
+        # ... until every client has been answered by version 2: nothing after is version 1.
+        await _until("every client moving to version 2", all_on_2)
     stop.set()
     return await load
 
@@ -62,4 +87,4 @@ def test_hot_reload_under_load_fails_no_request(tmp_path):
     versions = [version for _, version in seen]
     assert versions[0] == 1 and versions[-1] == 2
     states = {entry["version"]: entry["state"] for entry in statuses["model_version_status"]}
-    assert states["2"] == "AVAILABLE"
+    assert states["1"] == "END" and states["2"] == "AVAILABLE"

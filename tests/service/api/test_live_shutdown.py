@@ -1,19 +1,27 @@
-"""SIGTERM to `kerasserve serve` answers every queued request, then exits in time."""
+"""SIGTERM to `kerasserve serve` answers every queued request, then exits in time.
+
+The forecaster is the zoo's own, re-exported with a fixed pause before each batch, so
+the backlog lasts seconds on a machine of any speed, yet drains in the same seconds on a
+slow or loaded one: its length is the pauses', not the CPU's.
+"""
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 import numpy as np
 import orjson
 import pytest
+import tensorflow as tf
 from prometheus_client.parser import text_string_to_metric_families
+from tensorflow.python.data.experimental.ops.testing import sleep as sleep_dataset
 
 from tests.service.api.live import free_port, wait_ready
 
@@ -22,7 +30,28 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[3]
 QUEUED = 5
 BATCH = 32
-ROWS = 32_000  # 1000 batches of 32 per request: seconds of backlog on any machine
+ROWS = 320  # 10 batches of 32 per request
+PAUSE_S = 0.05  # per batch: 50 batches queued are 2.5 s of backlog on any machine
+
+
+def _slowed_forecaster(source: Path, target: Path) -> None:
+    """The zoo forecaster behind a ``PAUSE_S`` pause per call, with its card."""
+    forecaster = tf.saved_model.load(str(source))
+    forecast = forecaster.signatures["serving_default"]
+    specs = forecast.structured_input_signature[1]
+
+    @tf.function(input_signature=[specs["series"]])  # type: ignore[untyped-decorator]
+    def serve(series: tf.Tensor) -> Any:
+        pause = tf.data.Dataset.range(1).apply(sleep_dataset(int(PAUSE_S * 1e6)))
+        waited = pause.reduce(tf.constant(0, tf.int64), lambda total, x: total + x)
+        with tf.control_dependencies([waited]):
+            return forecast(series=tf.identity(series))
+
+    module = tf.Module()
+    module.forecaster = forecaster  # tracked, so its variables are saved
+    module.serve = serve
+    tf.saved_model.save(module, str(target), signatures={"serving_default": serve})
+    shutil.copy(source / "model_card.json", target / "model_card.json")
 
 
 def _infer_body() -> tuple[bytes, dict[str, str]]:
@@ -110,11 +139,13 @@ async def _queue_then_terminate(
 
 
 def test_sigterm_drains_queued_requests(zoo_dir, tmp_path):
+    models_dir = tmp_path / "models"
+    _slowed_forecaster(zoo_dir / "tiny_forecaster" / "1", models_dir / "tiny_forecaster" / "1")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "server.log"
     log_file = log_path.open("wb")
-    process = _start(zoo_dir, port, log_file)
+    process = _start(models_dir, port, log_file)
     try:
         wait_ready(url, process)
         started = time.monotonic()

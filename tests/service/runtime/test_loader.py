@@ -1,5 +1,6 @@
 import asyncio
 import json
+import time
 
 import numpy as np
 import pytest
@@ -61,7 +62,8 @@ def test_background_poll_picks_up_a_new_version(tmp_path, zoo):
         repository = ModelRepository(settings, retire_grace_s=0)
         await repository.start()
         publish(zoo["tiny_forecaster"], tmp_path, "tiny_forecaster", 2)
-        for _ in range(200):
+        deadline = time.monotonic() + 60  # only against a hang: a load can take seconds
+        while time.monotonic() < deadline:
             if repository.get("tiny_forecaster").version == 2:
                 break
             await asyncio.sleep(0.02)

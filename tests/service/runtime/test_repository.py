@@ -210,14 +210,15 @@ def test_hot_reload_under_concurrent_load_fails_no_request(tmp_path, zoo):
     async def scenario(repository):
         done = stop()
         clients = [asyncio.ensure_future(client(repository, done)) for _ in range(6)]
-        await asyncio.sleep(0.2)
+        await until(lambda: len(served) >= 12)  # version 1 is under load
         publish(zoo[CLASSIFIER], tmp_path, CLASSIFIER, 2)
         await repository.poll_once()  # first sighting: not settled yet
         assert 2 not in states(repository)
         await repository.poll_once()
         assert repository.get(CLASSIFIER).version == 2
         await until(lambda: states(repository)[1] == "END")
-        await asyncio.sleep(0.1)
+        retired = len(served)
+        await until(lambda: len(served) >= retired + 12)  # and version 2 serves on
         done.set()
         await asyncio.gather(*clients)
 
@@ -318,7 +319,7 @@ def test_removed_version_is_unloaded_only_after_its_requests_finish(tmp_path, zo
         await repository.poll_once()
         assert repository.get(CLASSIFIER).version == 2
         assert repository.get(CLASSIFIER, 1) is old  # callers racing the swap: grace
-        await asyncio.sleep(0.2)  # well past the grace
+        await until(lambda: not old.accepting)  # the grace (0.05 s) is over
         assert states(repository)[1] == "UNLOADING"
         with pytest.raises(ModelNotReadyError):
             repository.get(CLASSIFIER, 1)

@@ -74,6 +74,9 @@ def test_a_model_xla_cannot_compile_falls_back_to_tensorflow_with_the_reason(tmp
     np.testing.assert_array_equal(out["digits"], [1, 4])
 
 
+SLOWER_S = 0.05  # far more than a real call of this model takes, on any machine
+
+
 class Slowed:
     """A real runner made slow at some row counts: decides the timing, nothing else."""
 
@@ -83,7 +86,7 @@ class Slowed:
 
     def __call__(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         if next(iter(inputs.values())).shape[0] in self.slow_rows:
-            time.sleep(0.005)
+            time.sleep(SLOWER_S)
         return dict(self.runner(inputs))
 
 
