@@ -22,7 +22,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from training.card import read_card
+from training.card import ClassifierParams, TrainingFacts, card_view, read_card
 from training.export import KERAS_FILE
 
 logger = logging.getLogger(__name__)
@@ -77,18 +77,18 @@ def rebuild_from_saved_model(version_dir: Path) -> keras.Model:
     from training.tasks.classify import BUILDERS, build_classifier
 
     card = read_card(version_dir)
-    architecture = card.get("architecture")
-    if card.get("task") != "classify" or architecture not in BUILDERS:
+    architecture = card.architecture
+    if card.task != "classify" or architecture is None or architecture not in BUILDERS:
         raise ValueError(
             f"{version_dir} has no {KERAS_FILE} and its card names no classifier this "
             f"package builds (architecture {architecture!r}); cannot fine-tune it"
         )
-    params = card["task_params"]
+    params = card_view(ClassifierParams, card.task_params, "task_params")
     model = build_classifier(
         architecture,
-        card["training"]["hyperparameters"],
-        tuple(params["image_shape"]),
-        int(params["num_classes"]),
+        card_view(TrainingFacts, card.training, "training").hyperparameters,
+        params.image_shape,
+        params.num_classes,
     )
     saved = {v.name.removesuffix(":0"): v for v in tf.saved_model.load(str(version_dir)).variables}
     for variable in model.variables:

@@ -9,9 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from service.card import Task
+
 HParam = int | float | str | bool
 HParams = dict[str, HParam]
-TaskKind = Literal["classify", "forecast", "generate"]
 
 _CLASSIFIER_DEFAULTS: HParams = {
     "epochs": 40,
@@ -28,7 +29,7 @@ _CLASSIFIER_DEFAULTS: HParams = {
 @dataclass(frozen=True)
 class Recipe:
     name: str
-    task: TaskKind
+    task: Task  # the serving enumeration; no recipe trains "predict"
     architecture: str
     dataset: str
     description: str

@@ -52,7 +52,7 @@ def test_folders_train_export_serve(tmp_path):
         "--verbose", "0", cwd=tmp_path,
     )  # fmt: skip
     version = models / "items" / "1"
-    card = read_card(version)
+    card = read_card(version).to_json()
     assert card["labels"] == ["bag", "boot", "trouser"]
     assert card["inputs"]["images"]["shape"] == [None, 40, 40, 3]
     assert card["image"] == {
@@ -67,7 +67,7 @@ def test_folders_train_export_serve(tmp_path):
         "--set", "fine_tune_epochs=3", "--set", "batch_size=8", "--set", "patience=15",
         "--verbose", "0", cwd=tmp_path,
     )  # fmt: skip
-    tuned = read_card(models / "items_ft" / "1")
+    tuned = read_card(models / "items_ft" / "1").to_json()
     assert tuned["image"] == card["image"]
     assert tuned["training"]["adapters"] == ["adapt_channels", "adapt_resize"]
     with serve_in_thread(Settings(models_dir=models, **LIVE_SETTINGS)) as server:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from training.tasks.forecast import sarima_one_step
+from training.tasks.forecast_evaluation import sarima_one_step
 
 
 def seasonal_series(months: int, seed: int = 0) -> NDArray[np.float32]:

@@ -7,13 +7,13 @@ from numpy.typing import NDArray
 
 from training.recipes import HParams
 from training.run import RunOptions
-from training.tasks.forecast import (
+from training.tasks.forecast_members import member_windows, refit_members, step_deviation_scale
+from training.tasks.forecast_validation import (
     FoldForecasts,
     blend_on_folds,
     choose_blend_weight,
     fold_origins,
 )
-from training.tasks.forecast_members import member_windows, refit_members, step_deviation_scale
 
 
 def seasonal_series(months: int, seed: int = 0) -> NDArray[np.float32]:

@@ -46,7 +46,7 @@ def test_two_workers_train_and_only_the_chief_exports(tmp_path, offline_cache):
         _, stderr = worker.communicate(timeout=300)
         assert worker.returncode == 0, stderr[-4000:]
     assert sorted(p.name for p in (models / "fashion_mlp").iterdir()) == ["1"]
-    card = read_card(models / "fashion_mlp" / "1")
+    card = read_card(models / "fashion_mlp" / "1").to_json()
     assert card["training"]["strategy"] == "multiworker"
     assert 0.0 <= card["metrics"]["test_accuracy"] <= 1.0
     # The other worker took part in every step but wrote only to its scratch directory.

@@ -59,7 +59,7 @@ def test_the_zoo_is_committed():
 
 @pytest.mark.parametrize("version_dir", VERSIONS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_card_is_complete_and_matches_the_signature(version_dir):
-    card = read_card(version_dir)
+    card = read_card(version_dir).to_json()
     assert set(card) >= REQUIRED_CARD_FIELDS
     assert card["name"] == version_dir.parent.name
     assert card["version"] == int(version_dir.name)
@@ -82,7 +82,7 @@ def test_card_is_complete_and_matches_the_signature(version_dir):
 
 @pytest.mark.parametrize("version_dir", VERSIONS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_recorded_figures_meet_the_floors(version_dir):
-    card = read_card(version_dir)
+    card = read_card(version_dir).to_json()
     name = version_dir.parent.name
     if name in FLOORS:
         metric, floor = FLOORS[name]
@@ -117,7 +117,7 @@ def test_committed_classifiers_recognise_real_images(dataset, layout, tarball):
     pixels = tf.constant((images.astype(np.float32) / 255.0)[..., np.newaxis])
     checked = 0
     for version_dir in VERSIONS:
-        card = read_card(version_dir)
+        card = read_card(version_dir).to_json()
         if card["task"] == "classify" and card["data"]["dataset"] == dataset:
             probabilities = tf.saved_model.load(str(version_dir)).signatures["serving_default"](
                 images=pixels
@@ -136,7 +136,7 @@ def test_transfer_beats_training_from_scratch():
     version_dir = MODELS / "mnist_transfer" / "1"
     if not version_dir.is_dir():
         pytest.skip("mnist_transfer/1 is not committed")
-    card = read_card(version_dir)
+    card = read_card(version_dir).to_json()
     scratch = card["metrics"]["baselines"]
     assert set(scratch) == {"vgg_scratch", "lenet5_scratch"}
     best = max(run["test_accuracy"] for run in scratch.values())
@@ -147,9 +147,9 @@ def test_transfer_beats_training_from_scratch():
 
 
 def test_forecaster_figures_reproduce_from_disk():
-    versions = [v for v in VERSIONS if read_card(v)["task"] == "forecast"]
+    versions = [v for v in VERSIONS if read_card(v).task == "forecast"]
     for version_dir in versions:
-        recorded = read_card(version_dir)["metrics"]
+        recorded = read_card(version_dir).to_json()["metrics"]
         metrics = evaluate_version(version_dir, None, None)
         assert metrics["test_mae_1_step"] == pytest.approx(recorded["test_mae_1_step"], abs=1e-3)
         assert json.dumps(metrics)  # plain JSON, as the CLI prints it

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 from numpy.typing import NDArray
 
-from service.card import ImageSpec
+from service.card import ImageSpec, TaskParams
 from training import plots
 from training.callbacks import standard_callbacks
 from training.card import MNIST_IMAGE, build_card, plain_image, write_card
@@ -263,10 +263,7 @@ class ClassifyTask:
                 metrics=metrics,
                 data=dataset_facts(data, options),
                 training=training_facts(trained, options),
-                task_params={
-                    "image_shape": list(data.image_shape),
-                    "num_classes": data.num_classes,
-                },
+                task_params=TaskParams(image_shape=data.image_shape, num_classes=data.num_classes),
                 plots=["learning_curves.png", "confusion_matrix.png"],
                 image=image,
             )

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from training.callbacks import standard_callbacks
-from training.card import read_card
+from training.card import TrainingFacts, card_view, read_card
 from training.datasets import ImageDataset
 from training.evaluate import to_pixels
 from training.finetune import build_transfer_model, feature_extractor, load_base, unfreeze_top
@@ -119,10 +119,10 @@ class FinetuneTask:
                 options,
             )
             history = {key: history[key] + more.get(key, []) for key in history}
-        extra = {
+        extra: dict[str, dict[str, Any]] = {
             "training": {
                 "base": str(self.request.base),
-                "base_name": read_card(self.request.base).get("name"),
+                "base_name": read_card(self.request.base).name,
                 "unfreeze": self.request.unfreeze,
                 "unfrozen_layers": unfrozen,
                 "adapters": [
@@ -181,14 +181,12 @@ class FinetuneTask:
     ) -> dict[str, Any]:
         """Test accuracy of the base's architecture and of LeNet-5, trained from scratch."""
         card = read_card(self.request.base)
-        base_hparams = card["training"]["hyperparameters"]
+        base_hparams = card_view(TrainingFacts, card.training, "training").hyperparameters
         results: dict[str, Any] = {}
         train, validation = self.pipelines(data, hparams, options)
-        for architecture in dict.fromkeys([str(card["architecture"]), "lenet5"]):
+        for architecture in dict.fromkeys([str(card.architecture), "lenet5"]):
             keras.utils.set_random_seed(options.seed)
-            dropout = (
-                float(base_hparams["dropout"]) if architecture == card["architecture"] else 0.0
-            )
+            dropout = float(base_hparams["dropout"]) if architecture == card.architecture else 0.0
             model = build_classifier(
                 architecture, {"dropout": dropout}, data.image_shape, data.num_classes
             )

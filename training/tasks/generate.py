@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 from numpy.typing import NDArray
 
+from service.card import TaskParams
 from training import plots
 from training.card import build_card, write_card
 from training.datasets import ImageDataset
@@ -172,11 +173,9 @@ class GenerateTask:
                     "split": data.split,
                 },
                 training=training_facts(trained, options),
-                task_params={
-                    "latent_dim": latent_dim,
-                    "num_classes": data.num_classes,
-                    "image_shape": [28, 28, 1],
-                },
+                task_params=TaskParams(
+                    latent_dim=latent_dim, num_classes=data.num_classes, image_shape=(28, 28, 1)
+                ),
                 plots=["learning_curves.png", "sample_grid.png"],
             )
             write_card(staged.staging, card)
