@@ -1,15 +1,26 @@
-"""Runtime settings: plain values, built by the HTTP side's pydantic ``Settings``."""
+"""Runtime settings: how models are found, placed, batched and reloaded.
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+Defined and validated here, once. The service's `Settings` (`service.config`) is these
+fields plus the HTTP ones: it inherits them, so `KERASSERVE_MAX_BATCH_SIZE` and its
+flag fill this field, and the runtime gets them back as a frozen `RuntimeSettings`
+without a second validation. Plain pydantic: the runtime imports no web framework and
+no settings loader.
+"""
+
+import json
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 VersionPolicy = Literal["latest", "all", "specific"]
+PositiveInt = Annotated[int, Field(ge=1)]
+
+_DEVICE = re.compile(r"^(auto|cpu|gpu|/(CPU|GPU):\d+)$", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class RuntimeSettings:
+class RuntimeSettings(BaseModel):
     """How models are found, placed, batched and reloaded.
 
     ``required_models`` must each have an AVAILABLE version before the repository is
@@ -17,49 +28,80 @@ class RuntimeSettings:
     ``version_policy="specific"`` serves ``pinned_versions[name]``; a model without
     pins falls back to its latest version. ``batch_sizes`` are the padded batch
     shapes the model is warmed up with; a batch larger than the last one runs unpadded.
+    Sequences may be given as `a,b,c` and mappings as JSON text (the environment).
     """
 
-    models_dir: Path
-    version_policy: VersionPolicy = "latest"
-    pinned_versions: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    # Where the models are and which of them to serve.
+    models_dir: Path = Path("models")
     model_names: tuple[str, ...] | None = None
     required_models: tuple[str, ...] = ()
-    poll_interval_s: float = 5.0
+    version_policy: VersionPolicy = "latest"
+    pinned_versions: dict[str, tuple[PositiveInt, ...]] = Field(default_factory=dict)
+    poll_interval_s: float = Field(default=5.0, ge=0)
     device: str = "auto"
-    max_batch_size: int = 64
-    max_queue_delay_s: float = 0.002
-    max_queue_size: int = 1024
-    batch_sizes: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
-    request_timeout_s: float = 30.0
-    inference_threads: int = 1
-    idle_inline_max_s: float = 0.0005
-    intra_op_threads: int = 0  # TensorFlow's pools; 0 leaves TensorFlow's own choice
-    inter_op_threads: int = 0
 
-    def __post_init__(self) -> None:
-        if self.version_policy not in ("latest", "all", "specific"):
-            policy = self.version_policy
-            raise ValueError(f"version_policy must be latest, all or specific, not {policy!r}")
-        for name in ("max_batch_size", "max_queue_size", "inference_threads"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        for name in (
-            "max_queue_delay_s",
-            "poll_interval_s",
-            "idle_inline_max_s",
-            "intra_op_threads",
-            "inter_op_threads",
-        ):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must not be negative")
-        if self.request_timeout_s <= 0:
-            raise ValueError("request_timeout_s must be positive")
-        sizes = self.batch_sizes
-        if any(size < 1 for size in sizes) or list(sizes) != sorted(set(sizes)):
-            raise ValueError(f"batch_sizes must be positive and strictly increasing: {sizes}")
-        for name, versions in self.pinned_versions.items():
-            if not versions or any(version < 1 for version in versions):
+    # Dynamic batching.
+    max_batch_size: PositiveInt = 64
+    max_queue_delay_s: float = Field(default=0.002, ge=0)
+    max_queue_size: PositiveInt = 1024
+    batch_sizes: tuple[PositiveInt, ...] = (1, 2, 4, 8, 16, 32, 64)
+    request_timeout_s: float = Field(default=30.0, gt=0)
+    inference_threads: PositiveInt = 1
+    # TensorFlow's thread pools per process; 0 = TensorFlow's own choice (the service
+    # settings read 0 as this process's share of the CPUs).
+    intra_op_threads: int = Field(default=0, ge=0)
+    inter_op_threads: int = Field(default=0, ge=0)
+    idle_inline_max_s: float = Field(default=0.0005, ge=0)
+
+    @field_validator("model_names", "required_models", "batch_sizes", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        """Accept `a,b,c` as well as real sequences."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("pinned_versions", mode="before")
+    @classmethod
+    def _parse_json(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    @field_validator("pinned_versions")
+    @classmethod
+    def _check_pins(cls, value: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+        for name, versions in value.items():
+            if not versions:
                 raise ValueError(f"pinned_versions[{name!r}] must list positive versions")
+        return value
+
+    @field_validator("batch_sizes")
+    @classmethod
+    def _check_batch_sizes(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value:
+            raise ValueError("batch_sizes must list at least one size")
+        if list(value) != sorted(set(value)):
+            raise ValueError(f"batch_sizes must be positive and strictly increasing: {value}")
+        return value
+
+    @field_validator("device")
+    @classmethod
+    def _check_device(cls, value: str) -> str:
+        if not _DEVICE.match(value):
+            raise ValueError("device must be auto, cpu, gpu or a TF device such as /GPU:1")
+        return value
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Self:
+        if self.version_policy == "specific" and not self.pinned_versions:
+            raise ValueError("version_policy 'specific' needs pinned_versions, e.g. {'m': [1]}")
+        if self.max_batch_size > self.batch_sizes[-1]:
+            raise ValueError(
+                f"max_batch_size ({self.max_batch_size}) exceeds the largest padded batch "
+                f"size ({self.batch_sizes[-1]}); add it to batch_sizes"
+            )
+        return self
 
     def padded_size(self, rows: int) -> int:
         """The warmed-up batch shape ``rows`` is padded to (``rows`` itself past the last)."""

@@ -76,3 +76,14 @@ def test_tensorflow_pools_are_shared_out_among_workers(tmp_path: Path) -> None:
 def test_bad_settings_fail_with_a_clear_message(tmp_path, overrides, message):
     with pytest.raises(ValidationError, match=message):
         Settings(**{"models_dir": tmp_path, **overrides})
+
+
+def test_runtime_fields_are_defined_once_and_reach_the_runtime(monkeypatch, tmp_path):
+    from service.runtime.settings import RuntimeSettings
+
+    assert issubclass(Settings, RuntimeSettings)
+    monkeypatch.setenv("KERASSERVE_MAX_QUEUE_SIZE", "7")
+    monkeypatch.setenv("KERASSERVE_REQUIRED_MODELS", "a,b")
+    runtime = Settings(models_dir=tmp_path).runtime_settings()
+    assert type(runtime) is RuntimeSettings
+    assert runtime.max_queue_size == 7 and runtime.required_models == ("a", "b")
