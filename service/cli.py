@@ -29,8 +29,8 @@ from uvicorn.supervisors import Multiprocess
 
 from service.config import Settings
 from service.logs import configure_logging
-from service.state import Lifecycle
-from service.workers import SocketPerWorker, worker_sockets
+from service.server.services import Lifecycle
+from service.server.workers import SocketPerWorker, worker_sockets
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -108,7 +108,7 @@ def _uvicorn_options(settings: Settings) -> dict[str, Any]:
         "host": settings.host,
         "port": settings.port,
         "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        "http": "service.nodelay:NoDelay"
+        "http": "service.api.tcp_nodelay:NoDelay"
         + ("HttpToolsProtocol" if importlib.util.find_spec("httptools") else "H11Protocol"),
         "log_config": None,  # Keep the logging configured by configure_logging().
         "access_log": False,  # One line per request comes from our middleware.

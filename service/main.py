@@ -17,20 +17,20 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.access_log import AccessLog
+from service.api.access_log import AccessLog
 from service.api.fast_classify import FastClassifyMiddleware
-from service.api.router import install_routes
-from service.config import Settings, get_settings
-from service.errors import install_error_handlers
-from service.metrics import ServiceMetrics
-from service.middleware import (
+from service.api.middleware import (
     AdmissionMiddleware,
     BodyLimitMiddleware,
     RequestContextMiddleware,
 )
+from service.api.problems import install_error_handlers
+from service.api.router import install_routes
+from service.config import Settings, get_settings
+from service.metrics import ServiceMetrics
 from service.ports import Repository
 from service.runtime.repository import ModelRepository
-from service.state import Lifecycle, LifespanState, Services
+from service.server.services import Lifecycle, LifespanState, Services
 
 logger = logging.getLogger(__name__)
 

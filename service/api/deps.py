@@ -13,12 +13,12 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from service.api.context import RequestContext, context_of
 from service.config import Settings
-from service.context import RequestContext, context_of
 from service.errors import UnauthorizedError
 from service.metrics import ServiceMetrics
 from service.ports import Repository
-from service.state import Lifecycle, Services
+from service.server.services import Lifecycle, Services
 from service.tasks.resolver import ModelResolver
 
 _bearer = HTTPBearer(auto_error=False, description="The API key, when one is configured.")

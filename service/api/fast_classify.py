@@ -19,12 +19,12 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.classify_answer import ALIAS, PATH, classify_uploads, media_type_of
+from service.api.context import context_of
 from service.api.deps import check_api_key, resolver_for
-from service.context import context_of
-from service.errors import EXPECTED_ERRORS, error_response
-from service.middleware import header_value
+from service.api.middleware import header_value
+from service.api.problems import EXPECTED_ERRORS, error_response
 from service.preprocessing.images import SUPPORTED_MEDIA_TYPES
-from service.state import Services
+from service.server.services import Services
 from service.tasks.classify import ClassifyParams, Upload
 
 _MEDIA_TYPES = frozenset(SUPPORTED_MEDIA_TYPES)

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from service.card import Color, Interpolation
-from service.preprocessing import tf_resize
+from service.preprocessing import resize_like_tf
 from service.preprocessing.color import (
     LUMA,
     WIDE_MODES,
@@ -152,5 +152,5 @@ def _resample(
         return image.resize(fitted, PIL_FILTERS[interpolation], reducing_gap=3.0)
     pixels = np.asarray(image)
     planes = pixels if pixels.ndim == 3 else pixels[..., None]
-    resized = tf_resize.resize(planes, (fitted[1], fitted[0]), interpolation)
+    resized = resize_like_tf.resize(planes, (fitted[1], fitted[0]), interpolation)
     return resized if pixels.ndim == 3 else resized[..., 0]

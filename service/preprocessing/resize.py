@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from service.card import Interpolation
-from service.preprocessing import tf_resize
+from service.preprocessing import resize_like_tf
 
 Policy = Literal["stretch", "crop", "pad"]
 Box = tuple[int, int, int, int]  # left, top, right, bottom
@@ -85,7 +85,7 @@ def _tf(
     if box is not None:
         left, top, right, bottom = box
         pixels = pixels[top:bottom, left:right]
-    return tf_resize.resize(pixels, size, interpolation)
+    return resize_like_tf.resize(pixels, size, interpolation)
 
 
 def crop_box_pil(width: int, height: int, size: tuple[int, int]) -> Box:

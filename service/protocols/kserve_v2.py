@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from service.errors import InvalidRequestError
 from service.ports import Model, TensorSpec
 from service.protocols import v2_bytes
+from service.protocols.numpy_json import dumps
 from service.protocols.v2_classification import class_count, classification
 from service.protocols.v2_messages import (
     NUMPY_DTYPES,
@@ -37,7 +38,6 @@ from service.protocols.v2_messages import (
     V2RequestedOutput,
     V2Tensor,
 )
-from service.responses import dumps
 from service.tasks.classify import binding_of
 
 HEADER_LENGTH = "inference-header-content-length"

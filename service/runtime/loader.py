@@ -15,7 +15,7 @@ import tensorflow as tf
 from numpy.typing import NDArray
 
 from service.card import CardError, ModelCard, OutputKind, read_card, read_labels_file
-from service.runtime.answer_check import RuntimeMismatchError
+from service.runtime.agreement import RuntimeMismatchError
 from service.runtime.litert import lite_runner
 from service.runtime.scores import detect_scores
 from service.runtime.signature import SignatureError, read_signature

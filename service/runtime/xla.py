@@ -18,7 +18,7 @@ from typing import Any
 import tensorflow as tf
 from numpy.typing import NDArray
 
-from service.runtime.answer_check import (
+from service.runtime.agreement import (
     PROBE_ROWS,
     RuntimeMismatchError,
     check_same_answers,

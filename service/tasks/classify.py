@@ -22,12 +22,12 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.card import Polarity
-from service.imaging import png_bytes
 from service.ports import Model
 from service.preprocessing.images import PreparedImage, prepare_image
 from service.runtime.errors import InvalidInputError
 from service.runtime.scores import to_probabilities
 from service.runtime.spec import ClassifyBinding
+from service.tasks.png_encoding import png_bytes
 
 INLINE_DECODE_BYTES = 256 * 1024
 

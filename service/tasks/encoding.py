@@ -7,11 +7,7 @@ Shared by the classify route and the protocol modules; a malformed wrapping is a
 import base64
 import binascii
 
-from service.runtime.errors import InvalidInputError
-
-
-class EncodingError(InvalidInputError):
-    """The request's base64 or `{"b64": ...}` wrapping is malformed (not the image itself)."""
+from service.errors import EncodingError
 
 
 def b64_bytes(text: object, where: str) -> bytes:

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from service.errors import TaskRequestError, WrongTaskError
 from service.ports import Model
 from service.runtime.bindings import ForecastBinding
-from service.tasks.errors import TaskRequestError, WrongTaskError
 
 
 @dataclass(frozen=True)

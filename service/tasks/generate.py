@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from service.imaging import to_uint8
+from service.errors import TaskRequestError, WrongTaskError
 from service.ports import Model
 from service.runtime.bindings import GenerateBinding
-from service.tasks.errors import TaskRequestError, WrongTaskError
+from service.tasks.png_encoding import to_uint8
 
 MAX_SEED = 2**63 - 1
 

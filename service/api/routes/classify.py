@@ -14,10 +14,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.api.classify_answer import ALIAS, PATH, classify_uploads, media_type_of
 from service.api.deps import ResolverDep, SettingsDep
+from service.api.schemas import ClassifyResponse
 from service.config import Settings
 from service.errors import InvalidRequestError, UnsupportedMediaTypeError
 from service.preprocessing.images import SUPPORTED_MEDIA_TYPES
-from service.schemas import ClassifyResponse
 from service.tasks.classify import ClassifyParams, Upload
 from service.tasks.encoding import decode_b64
 

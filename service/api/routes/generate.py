@@ -12,11 +12,11 @@ from fastapi.responses import Response
 
 from service.api.deps import MetricsDep, ResolverDep, SettingsDep
 from service.api.disconnect import unless_client_leaves
-from service.imaging import grid, png_bytes
+from service.api.schemas import GeneratedImage, GenerateResponse
 from service.ports import Model
-from service.schemas import GeneratedImage, GenerateResponse
 from service.tasks.generate import MAX_SEED, Generation
 from service.tasks.generate import generate as generate_images
+from service.tasks.png_encoding import grid, png_bytes
 
 router = APIRouter(tags=["inference"])
 

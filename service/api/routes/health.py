@@ -11,10 +11,10 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from service.api.deps import LifecycleDep, MetricsDep, RepositoryDep, SettingsDep
+from service.api.schemas import HealthResponse, ReadinessResponse
 from service.errors import NotReadyError, StoppingError
 from service.metrics import EXPOSITION_CONTENT_TYPE
 from service.ports import Repository
-from service.schemas import HealthResponse, ReadinessResponse
 
 router = APIRouter(tags=["health"])
 

@@ -15,11 +15,11 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from service.api.deps import LifecycleDep, RepositoryDep, ResolverDep, SettingsDep
+from service.api.responses import FastJSONResponse
 from service.config import Settings
 from service.errors import NotReadyError
 from service.protocols import kserve_v2, v2_repository
 from service.protocols.v2_messages import V2InferRequest
-from service.responses import FastJSONResponse
 from service.tasks.predict import predict
 
 router = APIRouter(tags=["kserve-v2"])

@@ -3,9 +3,9 @@
 from fastapi import APIRouter
 
 from service.api.deps import RepositoryDep, ResolverDep
+from service.api.schemas import ModelEntry, ModelList
 from service.config import TASKS
 from service.errors import ModelRequiredError
-from service.schemas import ModelEntry, ModelList
 
 router = APIRouter(tags=["models"])
 

@@ -8,7 +8,7 @@ says so (`service.tasks.forecast`).
 from fastapi import APIRouter
 
 from service.api.deps import ResolverDep, SettingsDep
-from service.schemas import SequenceRequest, SequenceResponse
+from service.api.schemas import SequenceRequest, SequenceResponse
 from service.tasks.forecast import ForecastLimits, forecast
 
 router = APIRouter(tags=["inference"])

@@ -13,11 +13,11 @@ import orjson
 from fastapi import APIRouter, Path, Request
 
 from service.api.deps import ContextDep, RepositoryDep, ResolverDep, SettingsDep
+from service.api.responses import FastJSONResponse
 from service.config import Settings
 from service.errors import InvalidRequestError
 from service.ports import Repository, Status
 from service.protocols import tfserving
-from service.responses import FastJSONResponse
 from service.runtime.errors import ModelNotFoundError, VersionNotFoundError
 from service.tasks import predict as predict_task
 

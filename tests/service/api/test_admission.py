@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from service.middleware import AdmissionMiddleware
+from service.api.middleware import AdmissionMiddleware
 from tests.service.api.util import assert_problem, png_bytes
 
 Message = dict[str, Any]

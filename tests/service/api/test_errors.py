@@ -4,6 +4,7 @@ import pytest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import service.tasks.classify  # noqa: F401  (defines NotAClassifierError)
+from service.api.problems import BodyTooLargeError, error_response
 from service.errors import (
     PROBLEMS,
     ApiError,
@@ -19,7 +20,6 @@ from service.errors import (
     TaskMismatchError,
     UnauthorizedError,
     UnsupportedMediaTypeError,
-    error_response,
     problem_headers,
     problem_of,
 )
@@ -105,7 +105,8 @@ def test_each_error_has_one_row_over_http_and_grpc(error, status, code, grpc, he
 
 def _subclasses(cls: type) -> list[type]:
     found: list[type] = []
-    for sub in cls.__subclasses__():
+    direct: list[type] = cls.__subclasses__()
+    for sub in direct:
         found += [sub, *_subclasses(sub)]
     return found
 
@@ -130,8 +131,9 @@ def test_unexpected_errors_answer_a_plain_500():
 
 def test_body_too_large_passes_fastapi_body_parsing():
     # FastAPI re-raises only HTTPExceptions from `receive`; anything else becomes a 400.
-    assert isinstance(PayloadTooLargeError("x"), StarletteHTTPException)
-    assert PayloadTooLargeError("x").status_code == 413
+    assert isinstance(BodyTooLargeError("x"), PayloadTooLargeError)
+    assert isinstance(BodyTooLargeError("x"), StarletteHTTPException)
+    assert BodyTooLargeError("x").status_code == 413
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from service.errors import PROBLEM_MEDIA_TYPE
+from service.api.problems import PROBLEM_MEDIA_TYPE
 
 
 def png_bytes(value: int = 200, size: tuple[int, int] = (28, 28), background: int = 0) -> bytes:

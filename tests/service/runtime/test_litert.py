@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from service.runtime.answer_check import probe_inputs
+from service.runtime.agreement import probe_inputs
 from service.runtime.loader import load_version
 from tests.service.runtime.conftest import publish
 

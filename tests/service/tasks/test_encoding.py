@@ -4,8 +4,9 @@ import re
 
 import pytest
 
+from service.errors import EncodingError
 from service.runtime.errors import InvalidInputError
-from service.tasks.encoding import EncodingError, b64_bytes, decode_b64
+from service.tasks.encoding import b64_bytes, decode_b64
 
 
 def test_valid_base64_decodes():

@@ -5,7 +5,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from service.tasks.errors import TaskRequestError, WrongTaskError
+from service.errors import TaskRequestError, WrongTaskError
 from service.tasks.forecast import ForecastLimits, forecast
 from service.tasks.generate import draw_inputs, generate
 from service.tasks.predict import predict

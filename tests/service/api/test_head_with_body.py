@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import uvicorn
 
-from service.nodelay import NoDelayHttpToolsProtocol
-from service.one_send import OneSendTransport
+from service.api.head_with_body import OneSendTransport
+from service.api.tcp_nodelay import NoDelayHttpToolsProtocol
 
 STREAM_BODY = threading.Event()  # /stream sends its body only once a test sets this
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 5\r\n\r\n"

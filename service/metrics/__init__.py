@@ -5,7 +5,7 @@ reports loads, queues and batches without importing prometheus-client. Each app 
 its `CollectorRegistry`, which keeps parallel test apps from colliding. Label values
 are bounded: models and versions come from the repository (never from the URL),
 endpoints are route templates, and anything else becomes a fixed placeholder. The
-series every request writes are `service.loop_metrics` ones (written on the event
+series every request writes are `service.metrics.loop` ones (written on the event
 loop, no locks); the rare ones stay prometheus-client's.
 """
 
@@ -20,7 +20,7 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from service.loop_metrics import LoopCounter, LoopGauge, LoopHistogram
+from service.metrics.loop import LoopCounter, LoopGauge, LoopHistogram
 
 # `_created` series double the exposition and no dashboard or alert reads them.
 disable_created_metrics()

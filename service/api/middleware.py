@@ -17,9 +17,10 @@ from collections import deque
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.access_log import AccessLog
-from service.context import RequestContext, attach_context, context_of
-from service.errors import OverloadedError, PayloadTooLargeError, error_response
+from service.api.access_log import AccessLog
+from service.api.context import RequestContext, attach_context, context_of
+from service.api.problems import BodyTooLargeError, error_response
+from service.errors import OverloadedError
 from service.metrics import ServiceMetrics
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -240,7 +241,7 @@ class BodyLimitMiddleware:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Declared too large: answered before any of the body is read, so the
         # connection cannot be reused.
-        error = PayloadTooLargeError(self._detail(), headers={"Connection": "close"})
+        error = BodyTooLargeError(self._detail(), headers={"Connection": "close"})
         response = error_response(error, str(scope.get("path", "")), context_of(scope).request_id)
         await response(scope, receive, send)
 
@@ -253,7 +254,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise PayloadTooLargeError(self._detail())
+                    raise BodyTooLargeError(self._detail())
             return message
 
         return counted

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from service.access_log import (
+from service.api.access_log import (
     FLUSH_INTERVAL_S,
     AccessLog,
     BatchedJsonLines,

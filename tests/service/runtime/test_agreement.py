@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from service.runtime.answer_check import RuntimeMismatchError, check_same_answers, probe_inputs
+from service.runtime.agreement import RuntimeMismatchError, check_same_answers, probe_inputs
 from service.runtime.tensors import TensorInfo
 
 

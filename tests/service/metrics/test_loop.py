@@ -3,8 +3,8 @@
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from service.loop_metrics import LoopCounter, LoopGauge, LoopHistogram
 from service.metrics import LATENCY_BUCKETS
+from service.metrics.loop import LoopCounter, LoopGauge, LoopHistogram
 
 # On and around every bound (le is inclusive), below the first, beyond the last.
 OBSERVED = [0.0, 0.0001, 0.00025, 0.0003, 0.001, 0.00100001, 0.05, 2.5, 9.99, 10.0, 11.0, 1e9]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from service.workers import SocketPerWorker, responsive, worker_sockets
+from service.server.workers import SocketPerWorker, responsive, worker_sockets
 
 
 def test_each_worker_gets_its_own_socket_on_one_port_as_several_descriptors():

@@ -1,15 +1,14 @@
-"""A JSON response rendered by orjson, which serialises numpy arrays natively.
+"""JSON bytes by orjson, which writes numpy arrays straight from their buffers.
 
-The protocol routes (TF Serving, KServe V2) return whole output tensors; orjson writes
-them straight from the arrays, which is several times faster than `.tolist()` plus
-the standard encoder. (FastAPI deprecated its own `ORJSONResponse`, hence this one.)
+Output tensors go to clients whole; orjson serialises them several times faster than
+`.tolist()` plus the standard encoder. Shared by the protocol encoders and the HTTP
+layer's JSON response.
 """
 
 from typing import Any
 
 import numpy as np
 import orjson
-from starlette.responses import JSONResponse
 
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
@@ -26,10 +25,3 @@ def _numpy_scalar(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"cannot serialise {type(value).__name__} to JSON")
-
-
-class FastJSONResponse(JSONResponse):
-    """`application/json` rendered with orjson."""
-
-    def render(self, content: Any) -> bytes:
-        return dumps(content)

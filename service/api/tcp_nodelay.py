@@ -4,7 +4,7 @@ uvicorn 0.54 serving from a shared, pre-bound socket (its multi-worker mode) lea
 Nagle's algorithm on: a response written in two sends waits for the client's delayed
 ACK, about 40 ms per response (uvicorn issue #3149). Setting the option ourselves makes
 one and several workers behave alike. Named by import string in the uvicorn config
-("service.nodelay:NoDelayHttpToolsProtocol"), so spawned workers can resolve it.
+("service.api.tcp_nodelay:NoDelayHttpToolsProtocol"), so spawned workers can resolve it.
 """
 
 import asyncio
@@ -12,7 +12,7 @@ import socket
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from service.one_send import OneSendTransport
+from service.api.head_with_body import OneSendTransport
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol

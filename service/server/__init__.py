@@ -1,0 +1,1 @@
+"""What one serving process holds: its services and lifecycle, and its worker processes."""
