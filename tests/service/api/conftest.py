@@ -10,6 +10,7 @@ from starlette.testclient import TestClient
 from service.config import Settings
 from service.main import create_app
 from tests.service.api.fakes import (
+    FakeModel,
     FakeRepository,
     fake_classifier,
     fake_forecaster,
@@ -74,3 +75,9 @@ def live(zoo_dir: Path) -> Iterator[LiveServer]:
     """The real service over the tiny zoo, listening on a free port."""
     with serve_in_thread(Settings(models_dir=zoo_dir, **LIVE_SETTINGS)) as server:
         yield server
+
+
+@pytest.fixture
+def clf(fake_repo: FakeRepository) -> FakeModel:
+    """The fake classifier, for tests that check what it was fed."""
+    return fake_repo.get("clf")
