@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 
 from service.config import Settings
 from service.main import create_app
-from tests.service.api.fakes import (
+from tests.fakes.models import (
     FakeModel,
     FakeRepository,
     fake_classifier,

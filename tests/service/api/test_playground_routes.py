@@ -10,7 +10,7 @@ from PIL import Image
 from service.api.routes.files import resolve_file
 from service.api.routes.playground import CONTENT_SECURITY_POLICY
 from service.errors import ModelFileNotFoundError
-from tests.service.api.fakes import FakeRepository, fake_classifier
+from tests.fakes.models import FakeRepository, fake_classifier
 from tests.service.api.util import assert_problem, png_bytes
 
 PLOT = b"\x89PNG\r\n\x1a\n" + b"not really a png, served as listed"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.service.api.fakes import FakeRepository, fake_classifier, fake_forecaster
+from tests.fakes.models import FakeRepository, fake_classifier, fake_forecaster
 from tests.service.api.util import assert_problem, png_bytes
 
 

@@ -17,7 +17,7 @@ from service.runtime.errors import (
     ServiceStoppingError,
 )
 from service.runtime.settings import RuntimeSettings
-from tests.service.runtime.fakes import FakeModel, RecordingObserver, fast_settings, rows
+from tests.fakes.runtime import FakeModel, RecordingObserver, fast_settings, rows
 
 
 def run_batcher(

@@ -13,7 +13,7 @@ from service.runtime.loader import LoadedModel
 from service.runtime.observer import NullObserver
 from service.runtime.spec import resolve_spec
 from service.runtime.tensors import TensorInfo
-from tests.service.runtime.fakes import FakeModel, fast_settings
+from tests.fakes.runtime import FakeModel, fast_settings
 
 SPEC = {"x": TensorInfo("float32", (None, 3))}
 OUTPUTS = {"double": TensorInfo("float32", (None, 3)), "total": TensorInfo("float32", (None,))}

@@ -10,8 +10,8 @@ from service.runtime.loader import LoadError, load_version
 from service.runtime.repository import ModelRepository
 from service.runtime.tensors import TensorInfo
 from service.runtime.warmup import warm_up
+from tests.fakes.runtime import fast_settings
 from tests.service.runtime.conftest import publish
-from tests.service.runtime.fakes import fast_settings
 
 
 def test_warm_up_calls_every_padded_size_once_and_checks_rows():

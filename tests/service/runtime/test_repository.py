@@ -15,8 +15,8 @@ from service.runtime.errors import (
     VersionNotFoundError,
 )
 from service.runtime.repository import ModelRepository
+from tests.fakes.runtime import RecordingObserver, fast_settings
 from tests.service.runtime.conftest import publish
-from tests.service.runtime.fakes import RecordingObserver, fast_settings
 
 CLASSIFIER = "tiny_classifier"
 

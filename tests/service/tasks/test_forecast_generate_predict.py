@@ -9,7 +9,7 @@ from service.errors import TaskRequestError, WrongTaskError
 from service.tasks.forecast import ForecastLimits, forecast
 from service.tasks.generate import draw_inputs, generate
 from service.tasks.predict import predict
-from tests.service.api.fakes import fake_classifier, fake_forecaster, fake_generator
+from tests.fakes.models import fake_classifier, fake_forecaster, fake_generator
 from tests.service.api.util import png_bytes
 
 LIMITS = ForecastLimits(max_series_length=100, max_horizon=10)

@@ -8,8 +8,7 @@ import numpy as np
 import orjson
 import pytest
 
-from service.protocols import v2_classification
-from tests.service.api.fakes import FakeStatus
+from tests.fakes.models import FakeStatus
 from tests.service.api.protocol_data import DIM, IMAGE, SQUARE, b64, prepared_batch
 from tests.service.api.util import assert_problem
 
@@ -326,21 +325,6 @@ def test_v2_classification_needs_a_2d_output(client):
     response = client.post("/v2/models/gen/infer", json=request)
     detail = assert_problem(response, 422, "invalid_request")["detail"]
     assert "[batch, classes]" in detail and "[1, 28, 28, 1]" in detail
-
-
-def test_classification_formats_values_as_triton_does():
-    scores = np.array([[3, 200, 7]], np.uint8)
-    assert v2_classification.classification("x", scores, 2, ["a", "b", "c"]).tolist() == [
-        ["200:1:b", "7:2:c"]
-    ]
-    floats = np.array([[1e-7, -2.5, 12345.678]], np.float32)
-    assert v2_classification.classification("x", floats, 5, ["a"]).tolist() == [
-        ["12345.677734:2", "0.000000:0", "-2.500000:1"]
-    ]
-    assert v2_classification.classification("x", np.zeros((0, 4), np.float32), 2, ()).shape == (
-        0,
-        2,
-    )
 
 
 # -- model repository extension, metadata of failed models ------------------------------

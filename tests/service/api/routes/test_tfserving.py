@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.service.api.fakes import FakeStatus
+from tests.fakes.models import FakeStatus
 from tests.service.api.protocol_data import DIM, IMAGE, SQUARE, b64, prepared_batch
 from tests.service.api.util import assert_problem
 
