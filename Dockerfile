@@ -23,6 +23,7 @@ RUN --mount=type=secret,id=cabundle \
     if [ -s /run/secrets/cabundle ]; then export PIP_CERT=/run/secrets/cabundle; fi; \
     python3 -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"]["serve"]))' > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt "${TF_PACKAGE}" "setuptools>=68" \
+    && pip install --no-deps tensorflow-serving-api==2.21.0 \
     && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
 
 COPY README.md ./
@@ -57,7 +58,8 @@ ENV PATH=/opt/venv/bin:$PATH \
 
 USER 10001:10001
 WORKDIR /home/app
-EXPOSE 8000
+# HTTP, and gRPC (KServe V2, TF Serving, health; KERASSERVE_GRPC_PORT, 0 = off).
+EXPOSE 8000 8500
 
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
     CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('KERASSERVE_PORT', '8000'), timeout=2)"]

@@ -15,8 +15,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# TF Serving's gRPC stubs name the full `tensorflow` distribution as a dependency;
+# tensorflow-cpu provides everything they import, so they come without dependencies.
+TF_SERVING_API ?= tensorflow-serving-api==2.21.0
+
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install --quiet --no-deps "$(TF_SERVING_API)"
 	touch $@
 
 install: $(VENV)/.installed

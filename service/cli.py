@@ -52,6 +52,8 @@ ACCEPT_HANDLES = 16
 _FLAGS: dict[str, tuple[type, str]] = {
     "host": (str, "address to bind (default 127.0.0.1)"),
     "port": (int, "port to bind (default 8000)"),
+    "grpc_port": (int, "gRPC port (KServe V2, TF Serving, health; default 8500, 0 = off)"),
+    "grpc_max_message_bytes": (int, "largest gRPC message accepted (default 64 MiB)"),
     "models_dir": (str, "directory of <name>/<version>/ SavedModels (default models)"),
     "workers": (int, "worker processes (default 1)"),
     "required_models": (str, "comma list of models that must be available for /readyz"),

@@ -10,14 +10,15 @@ gets them back, frozen, from `runtime_settings()`.
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from service.card import Task
 from service.runtime.settings import PositiveInt, RuntimeSettings
 
-TASKS = ("classify", "predict", "forecast", "generate")
+TASKS: tuple[str, ...] = get_args(Task)
 
 
 class Settings(BaseSettings, RuntimeSettings):
@@ -59,6 +60,11 @@ class Settings(BaseSettings, RuntimeSettings):
     max_active_requests: PositiveInt = 128
     max_waiting_requests: PositiveInt = 4096
     admission_timeout_s: float = Field(default=5.0, gt=0)
+
+    # The gRPC server (KServe V2, TF Serving, health, reflection) in the same process;
+    # 0 turns it off. Its message limit must take what the HTTP body limit takes.
+    grpc_port: int = Field(default=8500, ge=0, le=65535)
+    grpc_max_message_bytes: PositiveInt = 64 * 1024 * 1024
 
     # Limits on what one request may ask for.
     max_body_bytes: PositiveInt = 10 * 1024 * 1024
@@ -140,6 +146,11 @@ class Settings(BaseSettings, RuntimeSettings):
     def _check_limits(self) -> Self:
         if self.default_top_k > self.max_top_k:
             raise ValueError("default_top_k must not exceed max_top_k")
+        if self.grpc_port and self.grpc_max_message_bytes < self.max_body_bytes:
+            raise ValueError(
+                f"grpc_max_message_bytes ({self.grpc_max_message_bytes}) is below "
+                f"max_body_bytes ({self.max_body_bytes}): gRPC would refuse what REST takes"
+            )
         return self
 
     def runtime_settings(self) -> RuntimeSettings:

@@ -1,12 +1,15 @@
 """The FastAPI application: `create_app()` wires settings, metrics, middleware and routes.
 
 Models are loaded in the lifespan (never at import), so importing this module is cheap
-and each app owns its repository and metrics registry. Shutdown marks the app as
-stopping first (readiness 503, new work refused), then lets the repository answer
+and each app owns its repository and metrics registry; the gRPC server (`service.rpc`)
+starts there too, in the same event loop, once they are loaded. Shutdown marks the app
+as stopping first (readiness 503, new work refused), then lets the repository answer
 everything already queued within what is left of the drain timeout (one budget for
-uvicorn's wait for open connections and the repository's drain together).
+uvicorn's wait for open connections and the repository's drain together; gRPC calls in
+progress share it).
 """
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -29,6 +32,7 @@ from service.api.router import install_routes
 from service.config import Settings, get_settings
 from service.metrics import ServiceMetrics
 from service.ports import Repository
+from service.rpc.server import start_rpc_server, stop_rpc_server
 from service.runtime.repository import ModelRepository
 from service.server.services import Lifecycle, LifespanState, Services
 
@@ -52,6 +56,12 @@ def _lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[LifespanState]:
         repository = factory(settings, metrics)
         await repository.start()
+        services = Services(settings, repository, metrics, lifecycle)
+        try:  # gRPC, in this loop, once the models are loaded (none when grpc_port is 0)
+            rpc = await start_rpc_server(services, access_log)
+        except BaseException:
+            await repository.stop(0)
+            raise
         # TensorFlow and the loaded graphs leave millions of long-lived objects; a full
         # collection walking them stalls every request for ~0.2 s. Freezing them takes
         # them out of the collector's reach; new garbage is still collected.
@@ -59,12 +69,13 @@ def _lifespan(
         gc.freeze()
         logger.info("models loaded", extra={"fields": {"models": repository.names()}})
         try:
-            yield {"services": Services(settings, repository, metrics, lifecycle)}
+            yield {"services": services}
         finally:
             lifecycle.begin_stopping()
             budget = lifecycle.drain_budget(settings.drain_timeout_s)
             logger.info("draining", extra={"fields": {"timeout_s": round(budget, 3)}})
-            await repository.stop(budget)
+            # gRPC calls in progress are answered by the repository's drain: both at once.
+            await asyncio.gather(repository.stop(budget), stop_rpc_server(rpc, budget))
             access_log.flush()
             logger.info("stopped")
 

@@ -62,12 +62,12 @@ class ServiceMetrics:
     def _build_http(self, ns: str) -> None:
         reg = self.registry
         self.requests = LoopCounter(
-            "requests", "HTTP requests answered.",
-            ("model", "version", "endpoint", "status"), namespace=ns, registry=reg,
+            "requests", "Requests answered (HTTP status, or gRPC status code name).",
+            ("model", "version", "endpoint", "status", "protocol"), namespace=ns, registry=reg,
         )  # fmt: skip
         self.request_latency = LoopHistogram(
-            "request_duration_seconds", "Time to answer an HTTP request, body included.",
-            ("model", "endpoint"), namespace=ns, registry=reg, buckets=LATENCY_BUCKETS,
+            "request_duration_seconds", "Time to answer a request, body included.",
+            ("model", "endpoint", "protocol"), namespace=ns, registry=reg, buckets=LATENCY_BUCKETS,
         )  # fmt: skip
         self.images_generated = Counter(
             "images_generated", "Images produced by generator models.",
@@ -116,12 +116,20 @@ class ServiceMetrics:
             ("model",), namespace=ns, registry=reg,
         )  # fmt: skip
 
-    # HTTP side -------------------------------------------------------------------
+    # HTTP and gRPC side ----------------------------------------------------------
     def observe_request(
-        self, *, model: str, version: str, endpoint: str, status: int, seconds: float
+        self,
+        *,
+        model: str,
+        version: str,
+        endpoint: str,
+        status: int | str,
+        seconds: float,
+        protocol: str = "http",
     ) -> None:
-        self.requests.inc((model, version, endpoint, str(status)))
-        self.request_latency.observe((model, endpoint), seconds)
+        """One answered request; gRPC calls give their method and status code name."""
+        self.requests.inc((model, version, endpoint, str(status), protocol))
+        self.request_latency.observe((model, endpoint, protocol), seconds)
 
     def observe_generated(self, model: str, count: int) -> None:
         self.images_generated.labels(model).inc(count)

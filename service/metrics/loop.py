@@ -139,6 +139,11 @@ class LoopHistogram(_Family):
         series.counts[bisect_left(self._bounds, value)] += 1
         series.total += value
 
+    def totals(self, labels: Labels) -> tuple[int, float]:
+        """(observations, their sum) of one series; (0, 0.0) when it has none yet."""
+        series = self._series.get(labels)
+        return (0, 0.0) if series is None else (sum(series.counts), series.total)
+
     def collect(self) -> Iterator[Metric]:
         family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
         for labels, series in list(self._series.items()):

@@ -21,7 +21,12 @@ async def predict(
     images: Sequence[bytes] | None = None,
     *,
     max_pixels: int,
+    timeout_s: float | None = None,
 ) -> dict[str, NDArray[Any]]:
-    """Every output of the model for ``tensors``, or for ``images`` when given."""
+    """Every output of the model for ``tensors``, or for ``images`` when given.
+
+    ``timeout_s`` bounds the wait in the batch queue (a gRPC client's deadline); None
+    is the service's request timeout.
+    """
     inputs = tensors if images is None else await image_inputs(model, images, max_pixels)
-    return await model.infer(inputs)
+    return await model.infer(inputs, timeout_s=timeout_s)

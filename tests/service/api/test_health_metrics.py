@@ -66,21 +66,39 @@ def test_metrics_exposition_counts_requests_with_bounded_labels(client):
     response = client.get("/metrics")
     assert response.headers["content-type"].startswith("text/plain")
     samples = _samples(response.text)
-    ok = (("endpoint", "/v1/classify"), ("model", "clf"), ("status", "200"), ("version", "1"))
+    ok = (
+        ("endpoint", "/v1/classify"),
+        ("model", "clf"),
+        ("protocol", "http"),
+        ("status", "200"),
+        ("version", "1"),
+    )
     assert samples[("kerasserve_requests_total", ok)] == 1
     unknown = (
         ("endpoint", "/v2/models/{name}"),
         ("model", "_unknown"),
+        ("protocol", "http"),
         ("status", "404"),
         ("version", ""),
     )
     assert samples[("kerasserve_requests_total", unknown)] == 3
-    unmatched = (("endpoint", "unmatched"), ("model", ""), ("status", "404"), ("version", ""))
+    unmatched = (
+        ("endpoint", "unmatched"),
+        ("model", ""),
+        ("protocol", "http"),
+        ("status", "404"),
+        ("version", ""),
+    )
     assert samples[("kerasserve_requests_total", unmatched)] == 1
     assert samples[("kerasserve_images_generated_total", (("model", "gen"),))] == 4
     labels = {dict(key[1]).get("model") for key in samples}
     assert not labels & {"a", "b", "c"}
-    histogram = (("endpoint", "/v1/classify"), ("le", "+Inf"), ("model", "clf"))
+    histogram = (
+        ("endpoint", "/v1/classify"),
+        ("le", "+Inf"),
+        ("model", "clf"),
+        ("protocol", "http"),
+    )
     assert samples[("kerasserve_request_duration_seconds_bucket", histogram)] == 1
 
 
