@@ -16,7 +16,7 @@ says whether a resolved spec can be served.
 """
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,7 +38,7 @@ __all__ = [
 
 # What the zoo's digit classifiers expect; also what a call without a spec gets.
 MNIST_SPEC = ImageSpec(size=(28, 28), color="gray", resize="mnist", scale="unit", polarity="auto")
-_POLARITIES = frozenset({"auto", "invert", "keep"})
+_POLARITIES = frozenset(get_args(Polarity))
 _DRAFT_MODES: dict[Color, str] = {"gray": "L", "rgb": "RGB", "rgba": "RGB"}
 
 
