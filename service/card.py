@@ -85,6 +85,18 @@ class ImageSpec(_Strict):
         return "lanczos" if self.resize == "mnist" else "bilinear"
 
 
+# The zoo's 28x28 classifiers: fit and centre like MNIST, pixels in [0, 1], light on dark.
+# Also what a classify call without a spec of its own gets.
+MNIST_IMAGE = ImageSpec(
+    size=(28, 28),
+    color="gray",
+    resize="mnist",
+    interpolation="lanczos",
+    scale="unit",
+    polarity="auto",
+)
+
+
 class TensorDescription(_Strict):
     """Dtype (numpy spelling) and shape with `null` for the batch and open dimensions."""
 

@@ -37,16 +37,6 @@ from service.card import write_card as write_card
 from training.datasets.cifar import LabelMode
 from training.recipes import HParams
 
-# The zoo's 28x28 classifiers: fit and centre like MNIST, pixels in [0, 1], light on dark.
-MNIST_IMAGE = ImageSpec(
-    size=(28, 28),
-    color="gray",
-    resize="mnist",
-    interpolation="lanczos",
-    scale="unit",
-    polarity="auto",
-)
-
 
 def plain_image(image_shape: tuple[int, int, int]) -> ImageSpec:
     """Images taken as they come: stretched to ``[h, w]``, pixels in [0, 1], never inverted."""

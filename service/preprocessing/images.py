@@ -21,7 +21,7 @@ from typing import Any, get_args
 import numpy as np
 from numpy.typing import NDArray
 
-from service.card import CHANNELS, Color, CustomScale, ImageSpec, Polarity, ScalePreset
+from service.card import CHANNELS, MNIST_IMAGE, Color, CustomScale, ImageSpec, Polarity, ScalePreset
 from service.preprocessing import mnist
 from service.preprocessing import resize as resizing
 from service.preprocessing import scale as scaling
@@ -29,15 +29,12 @@ from service.preprocessing.color import border, luminance, to_color, upper_media
 from service.preprocessing.decode import SUPPORTED_MEDIA_TYPES, Draft, decode, plain_gray_png
 
 __all__ = [
-    "MNIST_SPEC",
     "SUPPORTED_MEDIA_TYPES",
     "PreparedImage",
     "check_spec",
     "prepare_image",
 ]
 
-# What the zoo's digit classifiers expect; also what a call without a spec gets.
-MNIST_SPEC = ImageSpec(size=(28, 28), color="gray", resize="mnist", scale="unit", polarity="auto")
 _POLARITIES = frozenset(get_args(Polarity))
 _DRAFT_MODES: dict[Color, str] = {"gray": "L", "rgb": "RGB", "rgba": "RGB"}
 
@@ -65,7 +62,7 @@ class PreparedImage:
 
 def prepare_image(
     data: bytes,
-    spec: ImageSpec = MNIST_SPEC,
+    spec: ImageSpec = MNIST_IMAGE,
     *,
     dtype: str = "float32",
     max_pixels: int = 40_000_000,

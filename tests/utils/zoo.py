@@ -9,8 +9,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from service.card import ImageSpec
-from training.card import MNIST_IMAGE, build_card, write_card
+from service.card import MNIST_IMAGE, ImageSpec
+from training.card import build_card, write_card
 from training.datasets import LABELS
 from training.export import (
     IMAGE_SPEC,

@@ -10,10 +10,10 @@ import numpy as np
 import tensorflow as tf
 from numpy.typing import NDArray
 
-from service.card import ImageSpec, TaskParams
+from service.card import MNIST_IMAGE, ImageSpec, TaskParams
 from training import plots
 from training.callbacks import standard_callbacks
-from training.card import MNIST_IMAGE, build_card, plain_image, write_card
+from training.card import build_card, plain_image, write_card
 from training.datasets import ImageDataset
 from training.datasets.folders import FolderDataset
 from training.evaluate import evaluate_classifier, to_pixels

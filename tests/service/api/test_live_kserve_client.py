@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from service.card import ImageSpec
+from service.card import MNIST_IMAGE, ImageSpec
 from service.config import Settings
 from service.preprocessing.images import prepare_image
 from service.runtime.spec import resolve_image
@@ -36,7 +36,6 @@ from tests.service.api.conftest import LIVE_SETTINGS
 from tests.service.api.live import LiveServer, serve_in_thread
 from tests.service.api.util import png_bytes
 from tests.utils.zoo import FASHION_LABELS
-from training.card import MNIST_IMAGE
 
 pytestmark = pytest.mark.slow
 

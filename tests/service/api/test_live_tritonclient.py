@@ -5,10 +5,10 @@ import pytest
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
+from service.card import MNIST_IMAGE
 from service.preprocessing.images import prepare_image
 from tests.service.api.util import png_bytes
 from tests.utils.zoo import FASHION_LABELS
-from training.card import MNIST_IMAGE
 
 pytestmark = pytest.mark.slow
 

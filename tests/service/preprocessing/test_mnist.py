@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from service.card import ImageSpec, Polarity
-from service.preprocessing.images import MNIST_SPEC, prepare_image
+from service.card import MNIST_IMAGE, ImageSpec, Polarity
+from service.preprocessing.images import prepare_image
 from tests.service.preprocessing import legacy_mnist
 from tests.service.preprocessing.test_images import (
     animated_gif,
@@ -87,7 +87,7 @@ def assert_same(data: bytes, polarity: Polarity) -> None:
     explicit = ImageSpec(
         size=(28, 28), color="gray", resize="mnist", interpolation="lanczos", scale="unit"
     )
-    for spec in (MNIST_SPEC, explicit):
+    for spec in (MNIST_IMAGE, explicit):
         new = prepare_image(data, spec, polarity=polarity)
         assert new.pixels.dtype == old.pixels.dtype == np.float32
         assert new.pixels.shape == old.pixels.shape == (28, 28, 1)
@@ -98,7 +98,7 @@ def assert_same(data: bytes, polarity: Polarity) -> None:
 
 def test_the_spec_polarity_applies_when_the_request_gives_none():
     data = encode(Image.fromarray(gradient(60, 60)), "PNG")
-    kept = prepare_image(data, MNIST_SPEC.model_copy(update={"polarity": "keep"}))
+    kept = prepare_image(data, MNIST_IMAGE.model_copy(update={"polarity": "keep"}))
     assert np.array_equal(kept.pixels, legacy_mnist.prepare_image(data, polarity="keep").pixels)
     assert not kept.inverted
 
