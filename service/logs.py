@@ -14,7 +14,7 @@ from typing import Any, Literal
 import orjson
 
 _ACCESS_LOGGERS = ("uvicorn.access",)  # Replaced by our own one line per request.
-# Marks the handler `configure_logging` made for JSON: `service.api.access_log` may then
+# Marks the handler `configure_logging` made for JSON: `service.server.access_log` may then
 # write access lines to its stream itself, in the same shape.
 JSON_HANDLER_ATTRIBUTE = "kerasserve_json"
 
@@ -27,7 +27,7 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
 def json_line(
     created: float, level: str, logger: str, message: str, fields: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The shape of every JSON log line; `service.api.access_log` builds its lines with it too."""
+    """The shape of every JSON log line; `service.server.access_log` writes its own with it."""
     return {
         "time": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
         "level": level,

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.api.access_log import AccessLog
+from service.server.access_log import AccessLog
 from service.api.fast_classify import FastClassifyMiddleware
 from service.api.middleware import (
     AdmissionMiddleware,

@@ -1,39 +1,16 @@
-"""Per-request facts shared by the middleware, the dependencies and the error handlers.
+"""Where an HTTP request's `RequestContext` lives: in its ASGI scope.
 
-The request-context middleware creates one `RequestContext` per HTTP request and puts
-it in the ASGI scope; dependencies fill in the model and version they resolved, and
-the middleware reads them back for the access log line and the request metrics.
-Requests that never named a model keep empty labels; names that did not resolve
-become `_unknown`, so clients cannot create label values at will.
+The request-context middleware creates one per request and attaches it; dependencies
+and error handlers find it again with `context_of`.
 """
 
-import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.types import Scope
 
+from service.server.request_context import RequestContext
+
 _SCOPE_KEY = "kerasserve.context"
-UNKNOWN_MODEL = "_unknown"  # Metric label for a model name the repository did not know.
-
-
-@dataclass
-class RequestContext:
-    """What one request is about, as far as logs and metrics care."""
-
-    request_id: str
-    started: float = field(default_factory=time.perf_counter)
-    model: str = ""
-    version: str = ""
-
-    def record_model(self, name: str, version: int | None) -> None:
-        """Label values for a model the repository resolved (so never unbounded)."""
-        self.model = name
-        self.version = "" if version is None else str(version)
-
-    def record_unknown_model(self) -> None:
-        """A name was asked for; until it resolves it counts as the fixed placeholder."""
-        self.model, self.version = UNKNOWN_MODEL, ""
 
 
 def attach_context(scope: Scope, context: RequestContext) -> None:

@@ -13,11 +13,12 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.api.context import RequestContext, context_of
+from service.api.context import context_of
 from service.config import Settings
 from service.errors import UnauthorizedError
 from service.metrics import ServiceMetrics
 from service.ports import Repository
+from service.server.request_context import RequestContext
 from service.server.services import Lifecycle, Services
 from service.tasks.resolver import ModelResolver
 

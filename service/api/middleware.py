@@ -17,11 +17,12 @@ from collections import deque
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.api.access_log import AccessLog
-from service.api.context import RequestContext, attach_context, context_of
+from service.api.context import attach_context, context_of
 from service.api.problems import BodyTooLargeError, error_response
 from service.errors import OverloadedError
 from service.metrics import ServiceMetrics
+from service.server.access_log import AccessLog
+from service.server.request_context import RequestContext
 
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")

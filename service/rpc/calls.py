@@ -23,12 +23,12 @@ from typing import Any
 
 import grpc
 
-from service.api.access_log import AccessWriter
-from service.api.context import RequestContext
 from service.config import Settings
 from service.errors import InvalidRequestError, OverloadedError, UnauthorizedError
 from service.metrics import ServiceMetrics
 from service.rpc.status import REQUEST_ID, RpcStatus, status_of
+from service.server.access_log import AccessWriter
+from service.server.request_context import RequestContext
 
 _CURRENT: ContextVar[RequestContext] = ContextVar("kerasserve_rpc_call")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")

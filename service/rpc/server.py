@@ -16,7 +16,7 @@ import grpc
 from grpc_reflection.v1alpha import reflection
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 
-from service.api.access_log import AccessWriter
+from service.server.access_log import AccessWriter
 from service.server.services import Services
 
 logger = logging.getLogger(__name__)

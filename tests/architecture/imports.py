@@ -71,7 +71,7 @@ def external_imports(path: Path) -> set[str]:
 
 
 # The layers of `service`, lowest first: a module imports only from its own layer or
-# lower ones. The first matching prefix decides.
+# lower ones. The longest matching prefix decides.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("card, logs", ("service.card", "service.logs")),
     ("runtime errors", ("service.runtime.errors", "service.preprocessing.errors")),
@@ -81,17 +81,23 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ports, config, metrics", ("service.ports", "service.config", "service.metrics")),
     ("tasks", ("service.tasks",)),
     ("protocols", ("service.protocols",)),
-    ("services", ("service.server.services",)),
+    ("process services", ("service.server",)),
     ("http, grpc", ("service.api", "service.rpc")),
     ("entry point", ("service.main", "service.cli", "service.server.workers", "service")),
 )  # fmt: skip
 
 
 def layer_of(module: str) -> int:
-    for rank, (_, prefixes) in enumerate(LAYERS):
-        if any(module == p or module.startswith(p + ".") for p in prefixes):
-            return rank
-    raise KeyError(f"{module} is in no layer")
+    """The layer of the longest prefix that names the module."""
+    matches = [
+        (len(prefix), rank)
+        for rank, (_, prefixes) in enumerate(LAYERS)
+        for prefix in prefixes
+        if module == prefix or module.startswith(prefix + ".")
+    ]
+    if not matches:
+        raise KeyError(f"{module} is in no layer")
+    return max(matches)[1]
 
 
 def layer_edges(graph: dict[str, set[str]]) -> set[tuple[int, int]]:

@@ -9,13 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from service.api.access_log import (
+from service.logs import JsonFormatter, configure_logging
+from service.server.access_log import (
     FLUSH_INTERVAL_S,
     AccessLog,
     BatchedJsonLines,
     log_through_logging,
 )
-from service.logs import JsonFormatter, configure_logging
 
 FIELDS = {"request_id": "r-1", "method": "POST", "status": 200, "latency_ms": 0.412}
 

@@ -1,0 +1,31 @@
+"""Per-request facts shared by a transport's middleware, the resolver and the error answers.
+
+One `RequestContext` per request (HTTP or gRPC): the resolver fills in the model and
+version it resolved, and the transport reads them back for the access log line and
+the request metrics. Requests that never named a model keep empty labels; names that
+did not resolve become `_unknown`, so clients cannot create label values at will.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+UNKNOWN_MODEL = "_unknown"  # Metric label for a model name the repository did not know.
+
+
+@dataclass
+class RequestContext:
+    """What one request is about, as far as logs and metrics care."""
+
+    request_id: str
+    started: float = field(default_factory=time.perf_counter)
+    model: str = ""
+    version: str = ""
+
+    def record_model(self, name: str, version: int | None) -> None:
+        """Label values for a model the repository resolved (so never unbounded)."""
+        self.model = name
+        self.version = "" if version is None else str(version)
+
+    def record_unknown_model(self) -> None:
+        """A name was asked for; until it resolves it counts as the fixed placeholder."""
+        self.model, self.version = UNKNOWN_MODEL, ""
