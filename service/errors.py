@@ -3,6 +3,7 @@
 The errors the transports raise themselves::
 
     ApiError                        400 bad_request              INVALID_ARGUMENT
+    ├── VersionAndLabelError        400 version_and_label        INVALID_ARGUMENT
     ├── UnauthorizedError           401 unauthorized             UNAUTHENTICATED
     ├── ModelFileNotFoundError      404 file_not_found           NOT_FOUND
     ├── PayloadTooLargeError        413 body_too_large           RESOURCE_EXHAUSTED
@@ -43,6 +44,8 @@ from service.runtime.errors import (
     QueueFullError,
     RuntimeServiceError,
     ServiceStoppingError,
+    VersionLabelNotFoundError,
+    VersionLabelPendingError,
     VersionNotFoundError,
 )
 
@@ -60,6 +63,10 @@ class ApiError(Exception):
 
 class UnauthorizedError(ApiError):
     pass
+
+
+class VersionAndLabelError(ApiError):
+    """A request named both a version and a version label: which one is meant?"""
 
 
 class ModelFileNotFoundError(ApiError):
@@ -158,6 +165,9 @@ _G = GrpcCode
 PROBLEMS: dict[type[Exception], Problem] = {
     # Raised by the HTTP layer.
     ApiError: Problem(400, "bad_request", "Bad request", _G.INVALID_ARGUMENT),
+    VersionAndLabelError: Problem(
+        400, "version_and_label", "Both a version and a version label", _G.INVALID_ARGUMENT
+    ),
     UnauthorizedError: Problem(
         401,
         "unauthorized",
@@ -186,6 +196,12 @@ PROBLEMS: dict[type[Exception], Problem] = {
     # Raised by the runtime, image preprocessing and the tasks.
     ModelNotFoundError: Problem(404, "model_not_found", "Unknown model", _G.NOT_FOUND),
     VersionNotFoundError: Problem(404, "version_not_found", "Unknown model version", _G.NOT_FOUND),
+    VersionLabelNotFoundError: Problem(
+        404, "version_label_not_found", "Unknown version label", _G.NOT_FOUND
+    ),
+    VersionLabelPendingError: Problem(
+        503, "version_label_pending", "Version label pending", _G.UNAVAILABLE, retry=True
+    ),
     ModelNotReadyError: Problem(
         503, "model_not_ready", "Model not ready", _G.UNAVAILABLE, retry=True
     ),

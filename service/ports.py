@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from numpy.typing import NDArray
 
 from service.card import ModelCard
+from service.runtime.rollout import ModelRollout
 from service.runtime.spec import ModelSpec
 
 
@@ -103,6 +104,12 @@ class Repository(Protocol):
     def statuses(self, name: str | None = None) -> Sequence[Status]: ...
 
     def names(self) -> list[str]: ...
+
+    def rollout(self, name: str) -> ModelRollout | None:
+        """The model's versions.json as in force (labels, split, shadow); None without."""
+
+    def rollouts(self) -> Mapping[str, Mapping[str, Any]]:
+        """Each versions.json's state for /v1/models: in force or refused, labels, split."""
 
     @property
     def ready(self) -> bool: ...

@@ -26,12 +26,19 @@ async def classify_uploads(
     uploads: list[Upload],
     raw: bool,
     params: ClassifyParams,
+    route_key: str | None = None,
 ) -> dict[str, Any]:
     """The whole answer; a raw body (one image) also gets `top_k`/`inverted` at the top."""
     wanted = params.top_k or settings.default_top_k
     if wanted > settings.max_top_k:
         raise InvalidRequestError(f"top_k must be at most {settings.max_top_k}")
-    model = resolver.get_for_task(params.model, params.version, "classify")
+    model = resolver.get_for_task(
+        params.model,
+        params.version,
+        "classify",
+        label=params.version_label,
+        route_key=route_key,
+    )
     answer = await classify(
         model, uploads, params, top=wanted, max_pixels=settings.max_image_pixels
     )

@@ -10,7 +10,7 @@ a thread hop per dependency per request that cost more than the model itself.
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Header, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.api.context import context_of
@@ -106,3 +106,20 @@ async def get_resolver(
 
 
 ResolverDep = Annotated[ModelResolver, Depends(get_resolver)]
+
+ROUTE_KEY_HEADER = "x-kerasserve-route-key"
+RouteKeyDep = Annotated[
+    str | None,
+    Header(
+        alias=ROUTE_KEY_HEADER,
+        description="Sticky traffic split: the same key reaches the same version "
+        "while versions.json's weights stand.",
+    ),
+]
+VersionLabel = Annotated[
+    str | None,
+    Query(
+        description="A version label from the model's versions.json (not with `version`)",
+        min_length=1,
+    ),
+]

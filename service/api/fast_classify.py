@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.classify_answer import ALIAS, PATH, classify_uploads, media_type_of
 from service.api.context import context_of
-from service.api.deps import check_api_key, resolver_for
+from service.api.deps import ROUTE_KEY_HEADER, check_api_key, resolver_for
 from service.api.middleware import header_value
 from service.api.problems import EXPECTED_ERRORS, error_response
 from service.preprocessing.images import SUPPORTED_MEDIA_TYPES
@@ -30,6 +30,7 @@ from service.tasks.classify import ClassifyParams, Upload
 _MEDIA_TYPES = frozenset(SUPPORTED_MEDIA_TYPES)
 _PARAMS = frozenset(ClassifyParams.model_fields)
 _JSON_TYPE = (b"content-type", b"application/json")
+ROUTE_KEY = ROUTE_KEY_HEADER.encode()
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,10 @@ class FastClassifyMiddleware:
             check_api_key(services.settings, scheme or None, token or None)
             uploads = [Upload(None, await _read_body(receive))]
             resolver = resolver_for(services, context)
-            answer = await classify_uploads(resolver, services.settings, uploads, True, params)
+            route_key = header_value(scope, ROUTE_KEY)
+            answer = await classify_uploads(
+                resolver, services.settings, uploads, True, params, route_key
+            )
         except EXPECTED_ERRORS as exc:  # anything else is the request middleware's to log
             problem = error_response(exc, scope["path"], context.request_id)
             return problem.status_code, problem.raw_headers, bytes(problem.body)

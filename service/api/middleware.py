@@ -25,6 +25,7 @@ from service.server.access_log import AccessLog
 from service.server.request_context import RequestContext
 
 REQUEST_ID_HEADER = "x-request-id"
+VERSION_HEADER = "x-kerasserve-version"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 UNMATCHED_ENDPOINT = "unmatched"
 
@@ -70,7 +71,7 @@ class RequestContextMiddleware:
             return
         context = RequestContext(request_id=incoming_request_id(scope))
         attach_context(scope, context)
-        response = _ResponseWatch(send, context.request_id)
+        response = _ResponseWatch(send, context)
         try:
             await self.app(scope, receive, response.send)
         except Exception as exc:
@@ -107,11 +108,12 @@ class RequestContextMiddleware:
 
 
 class _ResponseWatch:
-    """Remembers the status and adds the request id header as the response starts."""
+    """Remembers the status and adds the request id header as the response starts, and
+    which version answered (`X-Kerasserve-Version`) when the request reached a model."""
 
-    def __init__(self, send: Send, request_id: str) -> None:
+    def __init__(self, send: Send, context: RequestContext) -> None:
         self._send = send
-        self._request_id = request_id
+        self._context = context
         self.started = False
         self.status = 500
 
@@ -119,7 +121,10 @@ class _ResponseWatch:
         if message["type"] == "http.response.start":
             self.started = True
             self.status = int(message["status"])
-            MutableHeaders(scope=message)[REQUEST_ID_HEADER] = self._request_id
+            headers = MutableHeaders(scope=message)
+            headers[REQUEST_ID_HEADER] = self._context.request_id
+            if self._context.version:
+                headers[VERSION_HEADER] = self._context.version
         await self._send(message)
 
 

@@ -123,6 +123,12 @@ class ModelList(BaseModel):
         default_factory=dict,
         description="The model each task uses when a request names none.",
     )
+    rollouts: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Each model's versions.json: in force or refused (and why), version "
+        "labels and the versions they reach now (pending: none yet), the traffic split in "
+        "percent per version, the shadow and its agreement rate.",
+    )
 
 
 class HealthResponse(BaseModel):

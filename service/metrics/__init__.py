@@ -21,6 +21,8 @@ from prometheus_client import (
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from service.metrics.loop import LoopCounter, LoopGauge, LoopHistogram
+from service.metrics.rollout import RolloutMetrics
+from service.runtime.observer import ShadowOutcome
 
 # `_created` series double the exposition and no dashboard or alert reads them.
 disable_created_metrics()
@@ -58,6 +60,7 @@ class ServiceMetrics:
         self._build_http(namespace)
         self._build_runtime(namespace)
         self._build_models(namespace)
+        self.rollout = RolloutMetrics(namespace, self.registry, LATENCY_BUCKETS)
 
     def _build_http(self, ns: str) -> None:
         reg = self.registry
@@ -67,7 +70,8 @@ class ServiceMetrics:
         )  # fmt: skip
         self.request_latency = LoopHistogram(
             "request_duration_seconds", "Time to answer a request, body included.",
-            ("model", "endpoint", "protocol"), namespace=ns, registry=reg, buckets=LATENCY_BUCKETS,
+            ("model", "version", "endpoint", "protocol"), namespace=ns, registry=reg,
+            buckets=LATENCY_BUCKETS,
         )  # fmt: skip
         self.images_generated = Counter(
             "images_generated", "Images produced by generator models.",
@@ -129,7 +133,7 @@ class ServiceMetrics:
     ) -> None:
         """One answered request; gRPC calls give their method and status code name."""
         self.requests.inc((model, version, endpoint, str(status), protocol))
-        self.request_latency.observe((model, endpoint, protocol), seconds)
+        self.request_latency.observe((model, version, endpoint, protocol), seconds)
 
     def observe_generated(self, model: str, count: int) -> None:
         self.images_generated.labels(model).inc(count)
@@ -172,3 +176,18 @@ class ServiceMetrics:
 
     def rejected(self, name: str, version: int, reason: str) -> None:
         self.rejections.labels(name, reason).inc()
+
+    # RolloutObserver ---------------------------------------------------------------
+    def versions_file_refused(self, name: str, reason: str | None) -> None:
+        self.rollout.versions_file_refused(name, reason)
+
+    def shadow_compared(
+        self, name: str, primary: int, shadow: int, outcome: ShadowOutcome, rows: int
+    ) -> None:
+        self.rollout.shadow_compared(name, primary, shadow, outcome, rows)
+
+    def shadow_ran(self, name: str, version: int, seconds: float) -> None:
+        self.rollout.shadow_ran(name, version, seconds)
+
+    def shadow_shed(self, name: str) -> None:
+        self.rollout.shadow_shed(name)

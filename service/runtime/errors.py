@@ -5,7 +5,9 @@
     RuntimeServiceError
     ├── ModelNotFoundError       no model of that name
     ├── VersionNotFoundError     the model exists, that version is not served
+    ├── VersionLabelNotFoundError  versions.json gives the model no such label
     ├── ModelNotReadyError       known, but no version is AVAILABLE (loading, failed, unloading)
+    │   └── VersionLabelPendingError  the label's version is not AVAILABLE yet
     ├── QueueFullError           back-pressure: try again after ``retry_after`` seconds
     ├── DeadlineExceededError    the request waited in the queue past its timeout
     ├── InvalidInputError        the tensors do not fit the model's signature
@@ -31,12 +33,28 @@ class VersionNotFoundError(RuntimeServiceError):
         self.version = version
 
 
+class VersionLabelNotFoundError(RuntimeServiceError):
+    def __init__(self, name: str, label: str) -> None:
+        super().__init__(f"model {name!r} has no version label {label!r}")
+        self.name = name
+        self.label = label
+
+
 class ModelNotReadyError(RuntimeServiceError):
     def __init__(self, name: str, detail: str | None = None) -> None:
         message = f"model {name!r} has no available version"
         super().__init__(f"{message}: {detail}" if detail else message)
         self.name = name
         self.detail = detail
+
+
+class VersionLabelPendingError(ModelNotReadyError):
+    def __init__(self, name: str, label: str, version: int) -> None:
+        super().__init__(
+            name, f"label {label!r} names version {version}, which is not AVAILABLE yet"
+        )
+        self.label = label
+        self.version = version
 
 
 class QueueFullError(RuntimeServiceError):

@@ -4,7 +4,7 @@ Calls happen on the event loop, several per request, so implementations must be
 cheap and must not block.
 """
 
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 RejectReason = Literal["queue_full", "deadline", "stopping"]
 
@@ -51,4 +51,40 @@ class NullObserver:
         pass
 
     def rejected(self, name: str, version: int, reason: RejectReason) -> None:
+        pass
+
+
+ShadowOutcome = Literal["agree", "disagree", "error"]
+
+
+@runtime_checkable
+class RolloutObserver(Protocol):
+    """What the rollout layer reports (versions.json and shadow traffic); the repository
+    uses its observer for these when the observer implements them."""
+
+    def versions_file_refused(self, name: str, reason: str | None) -> None:
+        """``reason`` for a newly refused file; None once the file in force is valid."""
+
+    def shadow_compared(
+        self, name: str, primary: int, shadow: int, outcome: ShadowOutcome, rows: int
+    ) -> None: ...
+
+    def shadow_ran(self, name: str, version: int, seconds: float) -> None: ...
+
+    def shadow_shed(self, name: str) -> None: ...
+
+
+class NullRolloutObserver:
+    def versions_file_refused(self, name: str, reason: str | None) -> None:
+        pass
+
+    def shadow_compared(
+        self, name: str, primary: int, shadow: int, outcome: ShadowOutcome, rows: int
+    ) -> None:
+        pass
+
+    def shadow_ran(self, name: str, version: int, seconds: float) -> None:
+        pass
+
+    def shadow_shed(self, name: str) -> None:
         pass

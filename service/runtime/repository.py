@@ -11,10 +11,11 @@ and is unloaded once every call inside it has been answered.
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from service.card import CardError, ModelCard, read_card
+from service.card import ModelCard
 from service.runtime.devices import configure_threads, device_info, resolve_device
 from service.runtime.discovery import (
     Snapshot,
@@ -32,9 +33,17 @@ from service.runtime.errors import (
 )
 from service.runtime.handle import ModelHandle, drain_all, open_handle
 from service.runtime.loader import LoadedModel, LoadError, load_version
-from service.runtime.observer import NullObserver, RuntimeObserver
+from service.runtime.observer import (
+    NullObserver,
+    NullRolloutObserver,
+    RolloutObserver,
+    RuntimeObserver,
+)
+from service.runtime.rollout import ModelRollout, Rollouts
 from service.runtime.settings import RuntimeSettings
-from service.runtime.status import VersionEntry, VersionStatus, not_ready_detail
+from service.runtime.shadow import ShadowRunner
+from service.runtime.status import VersionEntry, VersionStatus, card_or_none, not_ready_detail
+from service.runtime.versions_file import read_versions_files
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +54,9 @@ class ModelRepository:
     """Loads, serves, hot-reloads and unloads model versions under ``settings.models_dir``.
 
     ``retire_grace_s`` is how long a superseded version still accepts calls from
-    callers that fetched it just before the swap.
+    callers that fetched it just before the swap. Each model's versions.json (labels,
+    traffic, shadow: `service.runtime.rollout`) is read by the same pass; an observer
+    that is also a `RolloutObserver` hears about refused files and shadow calls.
     """
 
     def __init__(
@@ -62,6 +73,8 @@ class ModelRepository:
         self._defaults: dict[str, ModelHandle] = {}
         self._tracker = StabilityTracker()
         self._reload_lock = asyncio.Lock()
+        heard = observer if isinstance(observer, RolloutObserver) else NullRolloutObserver()
+        self._rollouts = Rollouts(ShadowRunner(settings.shadow_queue_size, heard), heard)
         self._retiring: set[asyncio.Task[None]] = set()
         self._poll_task: asyncio.Task[None] | None = None
         self._device: str | None = None
@@ -107,7 +120,7 @@ class ModelRepository:
         tasks = [task for task in (self._poll_task, *self._retiring) if task is not None]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, self._rollouts.runner.close(), return_exceptions=True)
         entries = [entry for entry in self._all_entries() if entry.handle is not None]
         handles = [entry.handle for entry in entries if entry.handle is not None]
         failed = await drain_all(handles, ServiceStoppingError, drain_timeout_s)
@@ -161,6 +174,14 @@ class ModelRepository:
             return entry.handle
         raise ModelNotReadyError(name, f"version {version} is {entry.state}: {entry.error or ''}")
 
+    def rollout(self, name: str) -> ModelRollout | None:
+        """The model's versions.json as in force; None without one (today's behaviour)."""
+        return self._rollouts.get(name)
+
+    def rollouts(self) -> dict[str, dict[str, Any]]:
+        """Every model's versions.json: in force or refused (and why), labels, split."""
+        return self._rollouts.statuses()
+
     def statuses(self, name: str | None = None) -> list[VersionStatus]:
         """Every version seen, sorted by name and version; empty for an unknown name."""
         names = sorted(self._entries) if name is None else [name] if name in self._entries else []
@@ -206,6 +227,10 @@ class ModelRepository:
         found: Found = await loop.run_in_executor(
             self._load_pool, scan, settings.models_dir, settings.model_names
         )
+        texts = await loop.run_in_executor(
+            self._load_pool, read_versions_files, settings.models_dir, settings.model_names
+        )
+        self._rollouts.stage(texts)
         snapshots = {key: files for key, (_, files) in found.items()}
         settled = self._tracker.observe(snapshots)
         if initial:  # nothing to compare with: what is there now is what there is
@@ -222,6 +247,7 @@ class ModelRepository:
                 attempted.add(key)
                 path, files = found[key]
                 await self._load(key, path, files)
+        self._rollouts.commit(partial(self._state_on_disk, found), self._available)
         for entry in self._all_entries():
             key = (entry.name, entry.version)
             if entry.state == "AVAILABLE" and key not in wanted:
@@ -252,18 +278,27 @@ class ModelRepository:
                 path, files = found[key]
                 entry = self._new_entry(key, path, files)
                 entry.state, entry.error = "END", f"not served: version policy {policy!r}"
-                entry.card = _card_or_none(path)
+                entry.card = card_or_none(path)
 
     def _wanted(self, found: Found, stable: set[VersionKey]) -> set[VersionKey]:
         """Versions the policy wants among those loaded or loadable now."""
         loaded = self._loaded_keys()
         loadable = {key for key in stable if self._may_load(key, found[key][1])}
         settings = self._settings
-        return wanted_versions(
-            found.keys() & (loaded | loadable),
-            settings.version_policy,
-            settings.pinned_versions,
-        )
+        candidates = found.keys() & (loaded | loadable)
+        policy = wanted_versions(candidates, settings.version_policy, settings.pinned_versions)
+        return policy | (self._rollouts.wanted() & candidates)
+
+    def _state_on_disk(self, found: Found, name: str, version: int) -> str | None:
+        """None when the version has no directory; LOADING until it was tried."""
+        if (name, version) not in found:
+            return None
+        entry = self._entries.get(name, {}).get(version)
+        return "LOADING" if entry is None else entry.state
+
+    def _available(self, name: str) -> set[int]:
+        versions = self._entries.get(name, {})
+        return {v for v, e in versions.items() if e.state == "AVAILABLE" and e.handle}
 
     def _may_load(self, key: VersionKey, files: Snapshot) -> bool:
         entry = self._entries.get(key[0], {}).get(key[1])
@@ -322,13 +357,13 @@ class ModelRepository:
 
     def _refresh_default(self, name: str) -> None:
         """Point ``get(name)`` at the newest AVAILABLE version (or nothing)."""
-        versions = self._entries.get(name, {})
-        available = [v for v, e in versions.items() if e.state == "AVAILABLE" and e.handle]
-        handle = versions[max(available)].handle if available else None
+        available = self._available(name)
+        handle = self._entries[name][max(available)].handle if available else None
         if handle is None:
             self._defaults.pop(name, None)
         else:
             self._defaults[name] = handle
+        self._rollouts.refresh(name, available)
 
     def _retire(self, entry: VersionEntry) -> None:
         entry.state = "UNLOADING"
@@ -355,11 +390,3 @@ class ModelRepository:
         self._refresh_default(entry.name)
         logger.info("%s v%d unloaded", entry.name, entry.version)
         self._observer.model_unloaded(entry.name, entry.version)
-
-
-def _card_or_none(version_dir: Path) -> ModelCard | None:
-    """A version's card as written, for listing a version that is not loaded."""
-    try:
-        return read_card(version_dir)
-    except CardError:
-        return None

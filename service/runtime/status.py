@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from service.card import ModelCard
+from service.card import CardError, ModelCard, read_card
 from service.runtime.discovery import Snapshot
 from service.runtime.handle import ModelHandle
 
@@ -66,3 +66,11 @@ def not_ready_detail(entries: Iterable[VersionEntry]) -> str:
         f"version {entry.version} is {entry.state}" + (f" ({entry.error})" if entry.error else "")
         for entry in sorted(entries, key=lambda entry: entry.version)
     )
+
+
+def card_or_none(version_dir: Path) -> ModelCard | None:
+    """A version's card as written, for listing a version that is not loaded."""
+    try:
+        return read_card(version_dir)
+    except CardError:
+        return None

@@ -55,6 +55,9 @@ class ClassifyParams(BaseModel):
 
     model: str | None = Field(default=None, description="Default: the classify default")
     version: int | None = Field(default=None, ge=1)
+    version_label: str | None = Field(
+        default=None, min_length=1, description="A label from versions.json (not with version)"
+    )
     top_k: int | None = Field(default=None, ge=1)
     polarity: Polarity | None = Field(
         default=None, description="Default: the model's; auto inverts dark-on-light"

@@ -13,6 +13,7 @@ from service.runtime.errors import (
     ModelNotReadyError,
     VersionNotFoundError,
 )
+from service.runtime.rollout import ModelRollout
 from service.runtime.spec import ModelSpec, resolve_spec, with_scores
 from service.runtime.tensors import TensorInfo
 
@@ -102,6 +103,13 @@ class FakeRepository:
         self.started = False
         self.stopped_with: float | None = None
         self.failed: list[FakeStatus] = []
+        self.rollout_of: dict[str, ModelRollout] = {}
+
+    def rollout(self, name: str) -> ModelRollout | None:
+        return self.rollout_of.get(name)
+
+    def rollouts(self) -> dict[str, dict[str, Any]]:
+        return {name: rollout.status() for name, rollout in sorted(self.rollout_of.items())}
 
     async def start(self) -> None:
         self.started = True

@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.api.classify_answer import ALIAS, PATH, classify_uploads, media_type_of
-from service.api.deps import ResolverDep, SettingsDep
+from service.api.deps import ResolverDep, RouteKeyDep, SettingsDep
 from service.api.schemas import ClassifyResponse
 from service.config import Settings
 from service.errors import InvalidRequestError, UnsupportedMediaTypeError
@@ -113,11 +113,12 @@ async def classify_route(
     resolver: ResolverDep,
     settings: SettingsDep,
     params: Annotated[ClassifyParams, Query()],
+    route_key: RouteKeyDep = None,
 ) -> dict[str, Any]:
     """Top-k labels for each image; a raw body also gets `top_k`/`inverted` at the top."""
     # The media type is checked first: a wrong body is a 415 whatever the model.
     uploads, raw = await read_uploads(request, settings)
-    return await classify_uploads(resolver, settings, uploads, raw, params)
+    return await classify_uploads(resolver, settings, uploads, raw, params, route_key)
 
 
 _ROUTE_OPTIONS: dict[str, Any] = {

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from service.api.deps import MetricsDep, ResolverDep, SettingsDep
+from service.api.deps import MetricsDep, ResolverDep, RouteKeyDep, SettingsDep, VersionLabel
 from service.api.disconnect import unless_client_leaves
 from service.api.schemas import GeneratedImage, GenerateResponse
 from service.ports import Model
@@ -66,10 +66,14 @@ async def generate(
     ] = None,
     seed: Annotated[int | None, Query(ge=0, le=MAX_SEED)] = None,
     response_format: Annotated[Literal["png", "json"], Query(alias="format")] = "png",
+    version_label: VersionLabel = None,
+    route_key: RouteKeyDep = None,
 ) -> Response:
     """`n` images; the same `seed` gives the same images. A client that leaves before
     they are ready cancels the work (see `service.api.disconnect`)."""
-    handle = resolver.get_for_task(model, version, "generate")
+    handle = resolver.get_for_task(
+        model, version, "generate", label=version_label, route_key=route_key
+    )
     work = generate_images(
         handle, n, label=label, seed=seed, max_count=settings.max_generate_samples
     )

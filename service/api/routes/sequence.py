@@ -7,7 +7,7 @@ says so (`service.tasks.forecast`).
 
 from fastapi import APIRouter
 
-from service.api.deps import ResolverDep, SettingsDep
+from service.api.deps import ResolverDep, RouteKeyDep, SettingsDep, VersionLabel
 from service.api.schemas import SequenceRequest, SequenceResponse
 from service.tasks.forecast import ForecastLimits, forecast
 
@@ -26,10 +26,16 @@ router = APIRouter(tags=["inference"])
     operation_id="sequence_predict",
 )
 async def predict_sequence(
-    body: SequenceRequest, resolver: ResolverDep, settings: SettingsDep
+    body: SequenceRequest,
+    resolver: ResolverDep,
+    settings: SettingsDep,
+    version_label: VersionLabel = None,
+    route_key: RouteKeyDep = None,
 ) -> SequenceResponse:
     """Forecast `horizon` steps from the last `window` values of `series`."""
-    model = resolver.get_for_task(body.model, body.version, "forecast")
+    model = resolver.get_for_task(
+        body.model, body.version, "forecast", label=version_label, route_key=route_key
+    )
     limits = ForecastLimits(settings.max_series_length, settings.max_horizon)
     answer = await forecast(model, body.series, body.horizon, limits)
     return SequenceResponse(

@@ -1,8 +1,11 @@
 """Model management and prediction in TensorFlow Serving's REST shape.
 
-`GET /v1/models/{name}[/versions/{v}]`, `.../metadata` and
-`POST /v1/models/{name}[/versions/{v}]:predict`. Starlette matches the literal
-`:predict` suffix after a path parameter, so the colon paths are routed directly.
+`GET /v1/models/{name}[/versions/{v} | /labels/{label}]`, `.../metadata` and
+`POST /v1/models/{name}[/versions/{v} | /labels/{label}]:predict`; labels are the
+model's versions.json `version_labels`, and a predict naming neither a version nor a
+label follows its traffic split (sticky with `X-Kerasserve-Route-Key`). Starlette
+matches the literal `:predict` suffix after a path parameter, so the colon paths are
+routed directly.
 Image models also take encoded images in TF Serving's `{"b64": ...}` form (see
 `service.protocols.tfserving`), prepared as the model's card or signature says.
 """
@@ -12,7 +15,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Path, Request
 
-from service.api.deps import ContextDep, RepositoryDep, ResolverDep, SettingsDep
+from service.api.deps import ContextDep, RepositoryDep, ResolverDep, RouteKeyDep, SettingsDep
 from service.api.responses import FastJSONResponse
 from service.config import Settings
 from service.errors import InvalidRequestError
@@ -25,6 +28,7 @@ router = APIRouter(tags=["tensorflow-serving"])
 
 NamePath = Annotated[str, Path(description="Model name")]
 VersionPath = Annotated[int, Path(ge=1, description="Model version")]
+LabelPath = Annotated[str, Path(description="Version label (the model's versions.json)")]
 
 _PREDICT_BODY: dict[str, Any] = {
     "requestBody": {
@@ -85,10 +89,36 @@ async def model_version_metadata(
     return FastJSONResponse(tfserving.metadata(resolver.get(name, version)))
 
 
-async def _predict(
-    request: Request, resolver: ResolverDep, settings: Settings, name: str, version: int | None
+@router.get("/v1/models/{name}/labels/{label}", summary="Labelled version status (TF Serving)")
+async def model_label_status(
+    name: NamePath,
+    label: LabelPath,
+    resolver: ResolverDep,
+    repository: RepositoryDep,
+    context: ContextDep,
 ) -> FastJSONResponse:
-    model = resolver.get(name, version)
+    version = resolver.get(name, label=label).version
+    return FastJSONResponse(tfserving.version_status(_statuses(repository, name, version, context)))
+
+
+@router.get("/v1/models/{name}/labels/{label}/metadata", summary="Labelled version metadata")
+async def model_label_metadata(
+    name: NamePath, label: LabelPath, resolver: ResolverDep
+) -> FastJSONResponse:
+    return FastJSONResponse(tfserving.metadata(resolver.get(name, label=label)))
+
+
+async def _predict(
+    request: Request,
+    resolver: ResolverDep,
+    settings: Settings,
+    name: str,
+    version: int | None,
+    *,
+    label: str | None = None,
+    route_key: str | None = None,
+) -> FastJSONResponse:
+    model = resolver.get(name, version, label=label, route_key=route_key)
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
@@ -105,11 +135,30 @@ async def _predict(
     "/v1/models/{name}:predict", summary="Predict (TF Serving)", openapi_extra=_PREDICT_BODY
 )
 async def predict(
-    name: NamePath, request: Request, resolver: ResolverDep, settings: SettingsDep
+    name: NamePath,
+    request: Request,
+    resolver: ResolverDep,
+    settings: SettingsDep,
+    route_key: RouteKeyDep = None,
 ) -> FastJSONResponse:
     """Row (`instances`) or columnar (`inputs`) request, like TF Serving; `{"b64": ...}`
     images for image models."""
-    return await _predict(request, resolver, settings, name, None)
+    return await _predict(request, resolver, settings, name, None, route_key=route_key)
+
+
+@router.post(
+    "/v1/models/{name}/labels/{label}:predict",
+    summary="Predict with a labelled version (TF Serving)",
+    openapi_extra=_PREDICT_BODY,
+)
+async def predict_label(
+    name: NamePath,
+    label: LabelPath,
+    request: Request,
+    resolver: ResolverDep,
+    settings: SettingsDep,
+) -> FastJSONResponse:
+    return await _predict(request, resolver, settings, name, None, label=label)
 
 
 @router.post(

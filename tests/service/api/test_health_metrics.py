@@ -98,6 +98,7 @@ def test_metrics_exposition_counts_requests_with_bounded_labels(client):
         ("le", "+Inf"),
         ("model", "clf"),
         ("protocol", "http"),
+        ("version", "1"),
     )
     assert samples[("kerasserve_request_duration_seconds_bucket", histogram)] == 1
 

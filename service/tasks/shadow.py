@@ -1,0 +1,104 @@
+"""`ShadowedModel`: the primary model, whose every call is repeated on the shadow version.
+
+The resolver hands one out for the share of requests versions.json shadows. Every
+task calls `infer` as it would the primary; once the primary's outputs are in hand,
+the same input tensors are handed to the runtime's `ShadowRunner` (a task of its own,
+bounded, compared per row) and the primary's outputs are returned untouched. Input
+tensors the primary's own preprocessing built are trusted by the shadow only when its
+inputs have the same names, dtypes and shapes; otherwise the shadow checks them.
+Generators are never shadowed (their answers are random draws).
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from numpy.typing import NDArray
+
+from service.card import ModelCard
+from service.ports import Model, TensorSpec
+from service.runtime.rollout import ModelRollout
+from service.runtime.shadow import ShadowJob
+from service.runtime.spec import ModelSpec
+
+NOT_SHADOWED = frozenset({"generate"})
+
+
+def _same_inputs(primary: Model, shadow: Model) -> bool:
+    def described(model: Model) -> dict[str, tuple[str, tuple[int | None, ...]]]:
+        return {name: (spec.dtype, tuple(spec.shape)) for name, spec in model.inputs.items()}
+
+    return described(primary) == described(shadow)
+
+
+class ShadowedModel:
+    """The primary, as the `Model` protocol has it; its calls also go to ``shadow``."""
+
+    def __init__(self, primary: Model, shadow: Model, rollout: ModelRollout) -> None:
+        self.primary = primary
+        self.shadow = shadow
+        self._rollout = rollout
+        self._trust_shadow = _same_inputs(primary, shadow)
+
+    @property
+    def name(self) -> str:
+        return self.primary.name
+
+    @property
+    def version(self) -> int:
+        return self.primary.version
+
+    @property
+    def task(self) -> str:
+        return self.primary.task
+
+    @property
+    def card(self) -> ModelCard:
+        return self.primary.card
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self.primary.spec
+
+    @property
+    def device(self) -> str:
+        return self.primary.device
+
+    @property
+    def inputs(self) -> Mapping[str, TensorSpec]:
+        return self.primary.inputs
+
+    @property
+    def outputs(self) -> Mapping[str, TensorSpec]:
+        return self.primary.outputs
+
+    async def infer(
+        self,
+        inputs: Mapping[str, NDArray[Any]],
+        *,
+        timeout_s: float | None = None,
+        trusted: bool = False,
+    ) -> dict[str, NDArray[Any]]:
+        outputs = await self.primary.infer(inputs, timeout_s=timeout_s, trusted=trusted)
+        trust = trusted and self._trust_shadow
+        shadow = self.shadow
+
+        async def run_shadow() -> Mapping[str, NDArray[Any]]:
+            return await shadow.infer(inputs, trusted=trust)
+
+        binding = self.primary.spec.classify
+        rollout = self._rollout
+        rollout.runner.submit(
+            ShadowJob(
+                model=self.primary.name,
+                primary=self.primary.version,
+                shadow=shadow.version,
+                inputs=inputs,
+                expected=outputs,
+                run=run_shadow,
+                top1_output=binding.output if binding is not None else None,
+                labels=binding.labels if binding is not None else (),
+                tolerance=rollout.table.tolerance,
+                record=rollout.shadows,
+            )
+        )
+        return outputs
