@@ -20,7 +20,6 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.server.access_log import AccessLog
 from service.api.fast_classify import FastClassifyMiddleware
 from service.api.middleware import (
     AdmissionMiddleware,
@@ -34,6 +33,7 @@ from service.metrics import ServiceMetrics
 from service.ports import Repository
 from service.rpc.server import start_rpc_server, stop_rpc_server
 from service.runtime.repository import ModelRepository
+from service.server.access_log import AccessLog
 from service.server.services import Lifecycle, LifespanState, Services
 
 logger = logging.getLogger(__name__)
