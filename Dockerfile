@@ -44,6 +44,8 @@ COPY --from=build /opt/venv /opt/venv
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     /opt/venv/bin/pip install --no-deps --no-cache-dir /wheels/*.whl
 # The zoo is baked in; mount a directory over /models (read-only is fine) to serve others.
+# Requests that name no model get the zoo's defaults (KERASSERVE_DEFAULT_MODELS below);
+# over a mounted directory without them, the only model of the task answers.
 COPY models /models
 
 ENV PATH=/opt/venv/bin:$PATH \
@@ -53,6 +55,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     KERASSERVE_HOST=0.0.0.0 \
     KERASSERVE_PORT=8000 \
     KERASSERVE_MODELS_DIR=/models \
+    KERASSERVE_DEFAULT_MODELS=classify=fashion_cnn,generate=mnist_cgan,forecast=co2_lstm \
     KERASSERVE_LOG_FORMAT=json \
     KERASSERVE_DRAIN_TIMEOUT_S=20
 
