@@ -26,6 +26,7 @@ from service.api.middleware import (
     BodyLimitMiddleware,
     RequestContextMiddleware,
 )
+from service.api.openapi import install_openapi
 from service.api.problems import install_error_handlers
 from service.api.router import install_routes
 from service.config import Settings, get_settings
@@ -153,5 +154,6 @@ def create_app(
     app.state.metrics = metrics
     install_error_handlers(app)
     install_routes(app, with_playground=settings.playground)
+    install_openapi(app, settings)
     app.wrap(partial(_service_middleware, settings=settings, metrics=metrics, log=access_log))
     return app

@@ -6,6 +6,7 @@ set. The guard is a dependency, so it also shows up in the OpenAPI security sche
 """
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.routing import APIRoute
 
 from service.api.deps import require_api_key, require_api_key_if_protected
 from service.api.routes import (
@@ -20,14 +21,27 @@ from service.api.routes import (
     tfserving,
 )
 
+# Open unless `protect_health_and_metrics` is set: health, readiness, metrics, V2 health.
+OPEN_SURFACES = (health.router, kserve_v2.health_router)
+
+
+def open_paths() -> frozenset[str]:
+    """The paths behind the health guard (the OpenAPI document marks them public)."""
+    return frozenset(
+        route.path
+        for open_surface in OPEN_SURFACES
+        for route in open_surface.routes
+        if isinstance(route, APIRoute)
+    )
+
 
 def build_router() -> APIRouter:
     protected = APIRouter(dependencies=[Depends(require_api_key)])
     for surface in (classify, sequence, generate, models, files, tfserving, kserve_v2):
         protected.include_router(surface.router)
     open_routes = APIRouter(dependencies=[Depends(require_api_key_if_protected)])
-    open_routes.include_router(health.router)
-    open_routes.include_router(kserve_v2.health_router)
+    for open_surface in OPEN_SURFACES:
+        open_routes.include_router(open_surface)
     root = APIRouter()
     root.include_router(open_routes)
     root.include_router(protected)
