@@ -248,6 +248,7 @@ class ModelRepository:
                 path, files = found[key]
                 await self._load(key, path, files)
         self._rollouts.commit(partial(self._state_on_disk, found), self._available)
+        wanted = self._wanted(found, stable)  # without what the files in force no longer name
         for entry in self._all_entries():
             key = (entry.name, entry.version)
             if entry.state == "AVAILABLE" and key not in wanted:
