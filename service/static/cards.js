@@ -29,6 +29,30 @@ function humanName(file) {
   return file.replace(/\.[a-z]+$/i, "").replace(/_/g, " ");
 }
 
+function percent(share) {
+  return `${Number((100 * share).toFixed(1))}%`;
+}
+
+// What the model's versions.json says about this version: its labels, its share of
+// the traffic, and, when it is the shadow, how often it agrees with the primary.
+function rolloutFacts(entry) {
+  const rollout = listing.rollouts[entry.name];
+  if (!rollout) return [];
+  const labels = Object.entries(rollout.version_labels || {})
+    .filter(([, version]) => version === entry.version)
+    .map(([label]) => ((rollout.pending || []).includes(label) ? `${label} (pending)` : label));
+  const share = (rollout.split || {})[String(entry.version)];
+  const shadow = rollout.shadow && rollout.shadow.version === entry.version ? rollout.shadow : null;
+  const agreement = rollout.agreement === null || rollout.agreement === undefined
+    ? "no rows compared yet" : `agreement ${percent(rollout.agreement)}`;
+  return [
+    ["Version labels", labels.length ? labels.join(", ") : null],
+    ["Traffic", share === undefined ? null : `${share}% of requests naming no version`],
+    ["Shadow", shadow && `${shadow.percent}% of requests copied here; ${agreement}`],
+    ["versions.json", rollout.file === "refused" ? `refused: ${rollout.error}` : null],
+  ];
+}
+
 function renderCard(entry) {
   const card = entry.card || {};
   const article = element("article", null, "card");
@@ -44,7 +68,7 @@ function renderCard(entry) {
     ["Labels", card.labels && card.labels.length ? card.labels : null],
     ["Task settings", card.task_params], ["Device", entry.device],
     ["Dataset", data.dataset], ["Data source", data.source], ["Split", data.split],
-    ["Created", card.created_at], ["Error", entry.error],
+    ["Created", card.created_at], ["Error", entry.error], ...rolloutFacts(entry),
   ]));
   const metrics = Object.entries(card.metrics || {}).filter(([, v]) => !Array.isArray(v));
   if (metrics.length) {

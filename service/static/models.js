@@ -2,7 +2,7 @@
 import { api } from "./api.js";
 import { fillSelect } from "./dom.js";
 
-export const listing = { models: [], defaults: {} };
+export const listing = { models: [], defaults: {}, rollouts: {} };
 
 export async function fetchModels() {
   try {
@@ -10,9 +10,11 @@ export async function fetchModels() {
     const answer = await response.json();
     listing.models = answer.models;
     listing.defaults = answer.defaults || {};
+    listing.rollouts = answer.rollouts || {};
   } catch (error) {
     listing.models = [];
     listing.defaults = {};
+    listing.rollouts = {};
     throw error;
   }
 }
