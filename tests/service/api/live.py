@@ -1,13 +1,17 @@
 """A real uvicorn server in a background thread, on a free 127.0.0.1 port; helpers for
 servers started as subprocesses."""
 
+import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
 
 import httpx
 import uvicorn
@@ -15,6 +19,8 @@ from fastapi import FastAPI
 
 from service.config import Settings
 from service.main import create_app
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 @dataclass
@@ -72,3 +78,22 @@ def wait_ready(url: str, process: "subprocess.Popen[bytes]", timeout_s: float = 
             pass
         time.sleep(0.2)
     raise TimeoutError("server not ready")
+
+
+def start_serve(
+    models_dir: Path, args: list[str], env: dict[str, str], log: IO[bytes]
+) -> "subprocess.Popen[bytes]":
+    """`kerasserve serve --models-dir models_dir *args` in a subprocess of this checkout,
+    with ``env`` over the defaults (no polling); its output goes to ``log`` (a pipe could
+    fill up)."""
+    variables = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "KERASSERVE_POLL_INTERVAL_S": "0",
+        **env,
+    }
+    command = [sys.executable, "-m", "service.cli", "serve", "--models-dir", str(models_dir)]
+    return subprocess.Popen(
+        [*command, *args], cwd=REPO, env=variables, stdout=log, stderr=subprocess.STDOUT
+    )

@@ -2,9 +2,9 @@
 
 `kserve` pins `pandas<3` and `protobuf<7`; installing it beside the service would
 downgrade both in the project's venv. So it gets a venv of its own, built once per
-machine (under pytest's cache, with a `.ok` marker as `bench/envs.py` does), and each
-call runs `InferenceRESTClient` in a subprocess of that venv (`CLIENT` below): the
-test sends a small JSON job on stdin and reads the decoded response on stdout.
+machine (`tests/utils/kserve_sdk.py`), and each call runs `InferenceRESTClient` in a
+subprocess of that venv (`CLIENT` below): the test sends a small JSON job on stdin
+and reads the decoded response on stdout.
 
 Besides the zoo (`live`), a second server serves what a user brings: a plain
 `model.export()` of a 32x32 RGB classifier with `Rescaling(1/255)` inside and no card,
@@ -14,9 +14,7 @@ and a damaged version that must be refused with its reason without holding readi
 import base64
 import io
 import json
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,11 +33,11 @@ from service.runtime.tensors import TensorInfo
 from tests.service.api.conftest import LIVE_SETTINGS
 from tests.service.api.live import LiveServer, serve_in_thread
 from tests.service.api.util import png_bytes
+from tests.utils.kserve_sdk import kserve_venv_python
 from tests.utils.zoo import FASHION_LABELS
 
 pytestmark = pytest.mark.slow
 
-KSERVE = "kserve==0.21.0"
 PLAIN, PLAIN_INPUT, PLAIN_OUTPUT = "plain_rgb", "picture", "output_0"
 
 CLIENT = """
@@ -109,27 +107,7 @@ print(json.dumps(asyncio.run(main(json.loads(sys.stdin.read())))))
 @pytest.fixture(scope="session")
 def kserve_python(request: pytest.FixtureRequest) -> Path:
     """The Python of a venv holding only the KServe SDK (and what it pulls in)."""
-    cache = request.config.cache
-    base = (
-        cache.mkdir("kserve-sdk")
-        if cache is not None
-        else request.getfixturevalue("tmp_path_factory").mktemp("kserve-sdk")
-    )
-    root = base / KSERVE.replace("==", "-")
-    python = root / "bin" / "python"
-    if (root / ".ok").exists():
-        return python
-    steps = [
-        [sys.executable, "-m", "venv", "--clear", str(root)],
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", KSERVE],
-    ]
-    for step in steps:
-        done = subprocess.run(step, capture_output=True, text=True, timeout=900)
-        if done.returncode != 0:
-            shutil.rmtree(root, ignore_errors=True)
-            pytest.skip(f"could not install {KSERVE} into its own venv: {done.stderr[-800:]}")
-    (root / ".ok").touch()
-    return python
+    return kserve_venv_python(request)
 
 
 @pytest.fixture

@@ -1,29 +1,25 @@
 """SIGTERM to `kerasserve serve` answers every queued request, then exits in time.
 
-The forecaster is the zoo's own, re-exported with a fixed pause before each batch, so
-the backlog lasts seconds on a machine of any speed, yet drains in the same seconds on a
-slow or loaded one: its length is the pauses', not the CPU's.
+The forecaster is the zoo's own behind a fixed pause per batch
+(`tests.utils.slow_models`), so the backlog lasts seconds on any machine.
 """
 
 import asyncio
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import httpx
 import numpy as np
 import orjson
 import pytest
-import tensorflow as tf
-from prometheus_client.parser import text_string_to_metric_families
-from tensorflow.python.data.experimental.ops.testing import sleep as sleep_dataset
 
 from tests.service.api.live import free_port, wait_ready
+from tests.utils.slow_models import batcher_rows, slowed_forecaster, until_submitted
 
 pytestmark = pytest.mark.slow
 
@@ -32,26 +28,6 @@ QUEUED = 5
 BATCH = 32
 ROWS = 320  # 10 batches of 32 per request
 PAUSE_S = 0.05  # per batch: 50 batches queued are 2.5 s of backlog on any machine
-
-
-def _slowed_forecaster(source: Path, target: Path) -> None:
-    """The zoo forecaster behind a ``PAUSE_S`` pause per call, with its card."""
-    forecaster = tf.saved_model.load(str(source))
-    forecast = forecaster.signatures["serving_default"]
-    specs = forecast.structured_input_signature[1]
-
-    @tf.function(input_signature=[specs["series"]])  # type: ignore[untyped-decorator]
-    def serve(series: tf.Tensor) -> Any:
-        pause = tf.data.Dataset.range(1).apply(sleep_dataset(int(PAUSE_S * 1e6)))
-        waited = pause.reduce(tf.constant(0, tf.int64), lambda total, x: total + x)
-        with tf.control_dependencies([waited]):
-            return forecast(series=tf.identity(series))
-
-    module = tf.Module()
-    module.forecaster = forecaster  # tracked, so its variables are saved
-    module.serve = serve
-    tf.saved_model.save(module, str(target), signatures={"serving_default": serve})
-    shutil.copy(source / "model_card.json", target / "model_card.json")
 
 
 def _infer_body() -> tuple[bytes, dict[str, str]]:
@@ -98,34 +74,13 @@ def _start(zoo_dir: Path, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def _rows(text: str) -> tuple[float, float]:
-    """(rows queued now, rows already run); their sum is every row that entered."""
-    values = {"kerasserve_queue_depth": 0.0, "kerasserve_batch_size_sum": 0.0}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name in values:
-                values[sample.name] += sample.value
-    return values["kerasserve_queue_depth"], values["kerasserve_batch_size_sum"]
-
-
-async def _until_submitted(client: httpx.AsyncClient, rows: float, timeout_s: float = 30) -> float:
-    """Wait until `rows` rows entered the batcher; return how many are still queued."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        queued, done = _rows((await client.get("/metrics")).text)
-        if queued + done + BATCH >= rows:  # The running batch is in neither count.
-            return queued
-        await asyncio.sleep(0.01)
-    raise TimeoutError(f"{rows} rows never reached the batcher")
-
-
 async def _queue_then_terminate(
     url: str, process: subprocess.Popen[bytes]
 ) -> tuple[float, list[httpx.Response]]:
     """Queue QUEUED requests of ROWS rows each, SIGTERM once all sit in the batcher."""
     limits = httpx.Limits(max_connections=QUEUED + 1)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
-        baseline = sum(_rows((await client.get("/metrics")).text))
+        baseline = sum(batcher_rows((await client.get("/metrics")).text))
         body, headers = _infer_body()
         calls = [
             asyncio.create_task(
@@ -133,14 +88,15 @@ async def _queue_then_terminate(
             )
             for _ in range(QUEUED)
         ]
-        queued = await _until_submitted(client, baseline + QUEUED * ROWS)
+        queued = await until_submitted(client, baseline + QUEUED * ROWS, BATCH)
         process.send_signal(signal.SIGTERM)
         return queued, await asyncio.gather(*calls)
 
 
 def test_sigterm_drains_queued_requests(zoo_dir, tmp_path):
     models_dir = tmp_path / "models"
-    _slowed_forecaster(zoo_dir / "tiny_forecaster" / "1", models_dir / "tiny_forecaster" / "1")
+    source, target = zoo_dir / "tiny_forecaster" / "1", models_dir / "tiny_forecaster" / "1"
+    slowed_forecaster(source, target, PAUSE_S)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "server.log"

@@ -7,65 +7,24 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.service.api.live import free_port, wait_ready
+from tests.utils.processes import (
+    ESTABLISHED,
+    LISTENING,
+    socket_inodes,
+    sockets_on,
+    wait_listening,
+    worker_pids,
+)
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[3]
 CONNECTIONS = 64
-ESTABLISHED = "01"
-LISTENING = "0A"
-
-
-def _workers(pid: int) -> list[int]:
-    """The server's worker processes (its other child is multiprocessing's tracker)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [
-        int(child)
-        for child in children
-        if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
-    ]
-
-
-def _socket_inodes(pid: int) -> set[str]:
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = str(fd.readlink())
-        except OSError:  # closed meanwhile
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    return inodes
-
-
-def _sockets_on(port: int, state: str) -> set[str]:
-    """Inodes of TCP sockets in ``state`` whose local port is ``port`` (the server's ends)."""
-    inodes = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local_port = int(fields[1].split(":")[1], 16)
-        if local_port == port and fields[3] == state:
-            inodes.add(fields[9])
-    return inodes
-
-
-def _wait_listening(port: int, sockets: int, exact: bool = False, timeout_s: float = 180) -> None:
-    """A worker listens once its models are loaded; /readyz answers from the first.
-    Waits for at least ``sockets`` listening sockets, or exactly that many."""
-    deadline = time.monotonic() + timeout_s
-    while (
-        (len(_sockets_on(port, LISTENING)) != sockets)
-        if exact
-        else (len(_sockets_on(port, LISTENING)) < sockets)
-    ):
-        assert time.monotonic() < deadline, "not every worker started listening"
-        time.sleep(0.2)
 
 
 def _ask_on(clients: list[socket.socket]) -> list[bytes]:
@@ -93,17 +52,17 @@ def test_two_workers_share_connections_and_a_dead_one_is_replaced_on_its_socket(
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
     try:
         wait_ready(url, process, timeout_s=180)
-        _wait_listening(port, 2)
-        workers = _workers(process.pid)
+        wait_listening(port, 2)
+        workers = worker_pids(process.pid)
         assert len(workers) == 2
-        listening = _sockets_on(port, LISTENING)
-        own = [_socket_inodes(worker) & listening for worker in workers]
+        listening = sockets_on(port, LISTENING)
+        own = [socket_inodes(worker) & listening for worker in workers]
         assert [len(sockets) for sockets in own] == [1, 1] and own[0] != own[1]
         clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(CONNECTIONS)]
         try:
             assert set(_ask_on(clients)) == {b"HTTP/1.1 200 OK"}
-            served = _sockets_on(port, ESTABLISHED)
-            shares = [len(_socket_inodes(worker) & served) for worker in workers]
+            served = sockets_on(port, ESTABLISHED)
+            shares = [len(socket_inodes(worker) & served) for worker in workers]
         finally:
             for client in clients:
                 client.close()
@@ -112,7 +71,7 @@ def test_two_workers_share_connections_and_a_dead_one_is_replaced_on_its_socket(
         assert min(shares) >= 16, f"connections per worker: {shares}"
 
         os.kill(workers[0], signal.SIGKILL)
-        _wait_listening(port, 1, exact=True, timeout_s=10)  # the dead worker's socket closed
+        wait_listening(port, 1, exact=True, timeout_s=10)  # the dead worker's socket closed
         # The replacement is still loading (TensorFlow alone takes seconds to import): the
         # live worker answers every new connection at once, none waits for it.
         clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
@@ -120,15 +79,15 @@ def test_two_workers_share_connections_and_a_dead_one_is_replaced_on_its_socket(
             for client in clients:
                 client.settimeout(5)
             assert set(_ask_on(clients)) == {b"HTTP/1.1 200 OK"}
-            served = _sockets_on(port, ESTABLISHED)
-            assert len(_socket_inodes(workers[1]) & served) == 16
+            served = sockets_on(port, ESTABLISHED)
+            assert len(socket_inodes(workers[1]) & served) == 16
         finally:
             for client in clients:
                 client.close()
-        replacement = set(_workers(process.pid)) - set(workers)
+        replacement = set(worker_pids(process.pid)) - set(workers)
         assert len(replacement) == 1, "the dead worker was not replaced"
-        _wait_listening(port, 2)  # the replacement joins on its fresh socket
-        assert len(_socket_inodes(replacement.pop()) & _sockets_on(port, LISTENING)) == 1
+        wait_listening(port, 2)  # the replacement joins on its fresh socket
+        assert len(socket_inodes(replacement.pop()) & sockets_on(port, LISTENING)) == 1
     finally:
         process.send_signal(signal.SIGTERM)
         try:
