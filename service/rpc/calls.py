@@ -32,6 +32,7 @@ from service.server.request_context import RequestContext
 
 _CURRENT: ContextVar[RequestContext] = ContextVar("kerasserve_rpc_call")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+ROUTE_KEY = "x-kerasserve-route-key"
 
 # Methods answered whatever the key and the load: probes must never queue behind work.
 OPEN_PREFIXES = (
@@ -54,6 +55,11 @@ def _request_id(metadata: Any) -> str:
         if key == REQUEST_ID and isinstance(value, str) and _VALID_REQUEST_ID.match(value):
             return value
     return secrets.token_hex(16)
+
+
+def _route_key(metadata: Any) -> str | None:
+    """`x-kerasserve-route-key`: the same key reaches the same version of a traffic split."""
+    return next((v for k, v in metadata or () if k == ROUTE_KEY and isinstance(v, str)), None)
 
 
 def check_bearer(settings: Settings, metadata: Any) -> None:
@@ -115,7 +121,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
     def _unary(self, inner: Any, method: str, metadata: Any) -> Any:
         async def behaviour(request: Any, context: Any) -> Any:
-            call = RequestContext(request_id=_request_id(metadata))
+            call = RequestContext(_request_id(metadata), route_key=_route_key(metadata))
             token, counted, code = _CURRENT.set(call), False, "OK"
             try:
                 counted = self._admit(method, metadata)
@@ -139,7 +145,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
     def _stream(self, inner: Any, method: str, metadata: Any, streaming: bool = False) -> Any:
         async def behaviour(request: Any, context: Any) -> AsyncIterator[Any]:
-            call = RequestContext(request_id=_request_id(metadata))
+            call = RequestContext(_request_id(metadata), route_key=_route_key(metadata))
             token, counted, code = _CURRENT.set(call), False, "OK"
             try:
                 counted = self._admit(method, metadata)

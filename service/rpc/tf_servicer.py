@@ -41,10 +41,6 @@ REGRESS_METHOD = "tensorflow/serving/regress"
 
 
 def _version(spec: Any) -> int | None:
-    if spec.version_label:
-        raise InvalidRequestError(
-            f"unknown version label {spec.version_label!r}: this server has no version labels"
-        )
     return int(spec.version.value) if spec.HasField("version") else None
 
 
@@ -65,7 +61,9 @@ class _Models:
         resolver = ModelResolver(
             services.repository, services.lifecycle, current_call(), self.settings.default_models
         )
-        model = resolver.get(spec.name, _version(spec))
+        call = current_call()
+        label = spec.version_label or None
+        model = resolver.get(spec.name, _version(spec), label=label, route_key=call.route_key)
         _check_signature(spec, model)
         return model
 

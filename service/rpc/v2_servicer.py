@@ -105,7 +105,9 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
         return await self._infer(request, context)
 
     async def _infer(self, request: Any, context: Any) -> Any:
-        model = self._resolver().get(request.model_name, version_of(request.model_version))
+        version = version_of(request.model_version)
+        route_key = current_call().route_key
+        model = self._resolver().get(request.model_name, version, route_key=route_key)
         decoded = v2_codec.decode_inputs(request)
         images = kserve_v2.encoded_images(model, decoded, self.settings.max_files_per_request)
         outputs = await predict(

@@ -20,6 +20,7 @@ class RequestContext:
     started: float = field(default_factory=time.perf_counter)
     model: str = ""
     version: str = ""
+    route_key: str | None = None  # keeps a client on one version of a traffic split
 
     def record_model(self, name: str, version: int | None) -> None:
         """Label values for a model the repository resolved (so never unbounded)."""
