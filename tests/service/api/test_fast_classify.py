@@ -58,4 +58,4 @@ def test_lean_path_errors_are_problem_details(http):
 def test_lean_path_is_counted_under_the_route_template(http):
     classify(http, {"model": "tiny_classifier"})
     metrics = http.get("/metrics").text
-    assert 'endpoint="/v1/classify",model="tiny_classifier",status="200"' in metrics
+    assert 'endpoint="/v1/classify",model="tiny_classifier",protocol="http",status="200"' in metrics
