@@ -19,12 +19,26 @@ $(BIN)/python:
 # tensorflow-cpu provides everything they import, so they come without dependencies.
 TF_SERVING_API ?= tensorflow-serving-api==2.21.0
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# One stamp per set of extras, so `make serve EXTRAS=...` installs what a new set needs.
+# TensorFlow's cpu and gpu builds cannot share a virtualenv: switching is `make clean`.
+comma := ,
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+BUILD = $(if $(filter gpu,$(subst $(comma), ,$(1))),gpu,$(if $(filter cpu,$(subst $(comma), ,$(1))),cpu,))
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	@for stamp in $(wildcard $(VENV)/.installed-*); do \
+		had=$$(echo "$$stamp" | sed -n 's/.*\.installed-\(.*\)/\1/p' | tr - ' '); \
+		case " $$had " in *" gpu "*) had=gpu;; *" cpu "*) had=cpu;; *) had=;; esac; \
+		if [ -n "$$had" ] && [ -n "$(call BUILD,$(EXTRAS))" ] && [ "$$had" != "$(call BUILD,$(EXTRAS))" ]; then \
+			echo "$(VENV) holds TensorFlow's $$had build; run 'make clean' before EXTRAS=$(EXTRAS)"; \
+			exit 1; \
+		fi; \
+	done
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	$(BIN)/python -m pip install --quiet --no-deps "$(TF_SERVING_API)"
 	touch $@
 
-install: $(VENV)/.installed
+install: $(STAMP)
 
 serve: install
 	$(BIN)/kerasserve serve --host $(HOST) --port $(PORT) --models-dir $(MODELS_DIR) \
