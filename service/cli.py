@@ -69,11 +69,25 @@ _FLAGS: dict[str, tuple[type, str]] = {
 }
 
 
+def _setting_flags() -> dict[str, tuple[type, str]]:
+    """Every setting as a flag: the common ones first with their own words, then the
+    rest with their default (the environment variable and docs/serving.md say more)."""
+    flags = dict(_FLAGS)
+    for field, info in Settings.model_fields.items():
+        if field not in flags:
+            default = info.get_default(call_default_factory=True)
+            default = "none" if default is None else default
+            if isinstance(default, tuple):
+                default = ",".join(str(item) for item in default) or "none"
+            flags[field] = (str, f"KERASSERVE_{field.upper()} (default {default})")
+    return flags
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kerasserve", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve the models over HTTP")
-    for field, (kind, help_text) in _FLAGS.items():
+    serve = commands.add_parser("serve", help="serve the models over HTTP and gRPC")
+    for field, (kind, help_text) in _setting_flags().items():
         serve.add_argument(f"--{field.replace('_', '-')}", dest=field, type=kind, help=help_text)
     inspect = commands.add_parser(
         "inspect", help="print the spec the service resolves for one version, as JSON"
@@ -88,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 def load_settings(args: argparse.Namespace) -> Settings:
     """Flags become `KERASSERVE_*` variables, so worker processes see them too."""
     for key, value in vars(args).items():
-        if key in _FLAGS and value is not None:
+        if key in Settings.model_fields and value is not None:
             os.environ[f"KERASSERVE_{key.upper()}"] = str(value)
     return Settings()
 

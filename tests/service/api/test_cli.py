@@ -40,10 +40,23 @@ def test_invalid_settings_exit_with_status_2_and_no_traceback(monkeypatch, caplo
     assert "models_dir" in message and "device" in message
 
 
-def test_help_lists_the_flags(capsys):
+def test_help_lists_every_setting(capsys):
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["serve", "--help"])
-    assert "--models-dir" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    missing = [f for f in Settings.model_fields if f"--{f.replace('_', '-')} " not in shown]
+    assert not missing
+    assert "KERASSERVE_BATCH_SIZES (default 1,2,4,8,16,32,64)" in " ".join(shown.split())
+
+
+def test_a_setting_without_a_hand_written_flag_still_reaches_settings(monkeypatch, tmp_path):
+    args = cli.build_parser().parse_args(
+        ["serve", "--models-dir", str(tmp_path), "--max-top-k", "7", "--playground", "false"]
+    )
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "environ", {})
+        settings = cli.load_settings(args)
+    assert (settings.max_top_k, settings.playground) == (7, False)
 
 
 def test_default_and_required_models_come_from_flags(monkeypatch, tmp_path):
