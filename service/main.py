@@ -5,11 +5,10 @@ and each app owns its repository and metrics registry; the gRPC server (`service
 starts there too, in the same event loop, once they are loaded. Shutdown marks the app
 as stopping first (readiness 503, new work refused), then lets the repository answer
 everything already queued within what is left of the drain timeout (one budget for
-uvicorn's wait for open connections and the repository's drain together; gRPC calls in
-progress share it).
+uvicorn's wait for open connections, gRPC's for its calls in progress, which it answers
+after refusing new ones, and the repository's drain).
 """
 
-import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -75,8 +74,12 @@ def _lifespan(
             lifecycle.begin_stopping()
             budget = lifecycle.drain_budget(settings.drain_timeout_s)
             logger.info("draining", extra={"fields": {"timeout_s": round(budget, 3)}})
-            # gRPC calls in progress are answered by the repository's drain: both at once.
-            await asyncio.gather(repository.stop(budget), stop_rpc_server(rpc, budget))
+            # gRPC first, as uvicorn did for HTTP: it stops accepting calls (a balancer
+            # sends new ones elsewhere) and answers those in progress while the batcher
+            # still runs. Draining both at once let the repository refuse, UNAVAILABLE, a
+            # call gRPC had accepted but not yet queued, which no balancer can replay.
+            await stop_rpc_server(rpc, budget)
+            await repository.stop(lifecycle.drain_budget(settings.drain_timeout_s))
             access_log.flush()
             logger.info("stopped")
 

@@ -44,6 +44,18 @@ OPEN_PREFIXES = (
 )
 
 
+class _StillAccepting:
+    """What the servicers' resolvers see of a shutdown: never stopping. REST refuses new
+    work with a 503 from SIGTERM on, which a balancer replays elsewhere; a gRPC refusal
+    travels in the trailers of an HTTP 200, which none can replay. So gRPC answers every
+    call it accepts and stops accepting at the transport instead (`RpcServer.stop`)."""
+
+    stopping = False
+
+
+STILL_ACCEPTING = _StillAccepting()
+
+
 def current_call() -> RequestContext:
     """The context of the gRPC call being answered (a blank one outside any call)."""
     call = _CURRENT.get(None)
@@ -84,6 +96,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         self.log = log
         self.active = 0
         self.limit = settings.max_active_requests + settings.max_waiting_requests
+        self.last_started = 0.0  # monotonic time of the last call that is not a probe
 
     async def intercept_service(
         self, continuation: Callable[[Any], Awaitable[Any]], details: Any
@@ -114,6 +127,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 check_bearer(self.settings, metadata)
             return False
         check_bearer(self.settings, metadata)
+        self.last_started = time.monotonic()
         if self.active >= self.limit:
             raise OverloadedError(f"the server is busy ({self.active} calls in progress)")
         self.active += 1

@@ -9,7 +9,9 @@ silently sharing it. Messages up to `grpc_max_message_bytes` are accepted (gRPC'
 4 MB default would refuse requests REST takes); larger ones get RESOURCE_EXHAUSTED.
 """
 
+import asyncio
 import logging
+import time
 from typing import Any
 
 import grpc
@@ -20,6 +22,10 @@ from service.server.access_log import AccessWriter
 from service.server.services import Services
 
 logger = logging.getLogger(__name__)
+
+# On shutdown, calls are answered until none arrived for QUIET_S, for at most HANDOFF_S.
+QUIET_S = 0.5
+HANDOFF_S = 5.0
 
 
 def _address(host: str, port: int) -> str:
@@ -47,9 +53,8 @@ class RpcServer:
             ("grpc.max_send_message_length", limit),
             ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
         ]
-        self.server: Any = grpc.aio.server(
-            interceptors=[CallInterceptor(settings, services.metrics, log)], options=options
-        )
+        self.calls = CallInterceptor(settings, services.metrics, log)
+        self.server: Any = grpc.aio.server(interceptors=[self.calls], options=options)
         service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
             InferenceServicer(services), self.server
         )
@@ -82,8 +87,22 @@ class RpcServer:
         logger.info("gRPC listening", extra={"fields": {"address": self.address}})
 
     async def stop(self, grace_s: float) -> None:
-        """Refuse new calls; give the ones in progress ``grace_s``, then cancel them."""
-        await self.server.stop(grace_s)
+        """Answer calls while they still come, then refuse new ones at the transport
+        (connections get GOAWAY, the port closes) and give those in progress what is
+        left of ``grace_s``, then cancel them.
+
+        Readiness turned at SIGTERM, but a balancer needs a few checks to see it (HAProxy
+        here: about 1.5 s). Calls it sends meanwhile are answered, until none has
+        arrived for ``QUIET_S`` or ``HANDOFF_S`` passed: a stopped server's refusal
+        reaches the client as UNAVAILABLE or CANCELLED, which a proxy cannot replay.
+        """
+        began = time.monotonic()
+        handoff = min(HANDOFF_S, grace_s)
+        while time.monotonic() - began < handoff and (
+            time.monotonic() - self.calls.last_started < QUIET_S
+        ):
+            await asyncio.sleep(QUIET_S / 10)
+        await self.server.stop(max(0.0, grace_s - (time.monotonic() - began)))
 
 
 async def start_rpc_server(services: Services, log: AccessWriter) -> RpcServer | None:

@@ -26,7 +26,7 @@ from tensorflow_serving.apis import (
 from service.errors import InvalidRequestError
 from service.ports import Model
 from service.protocols import tfserving
-from service.rpc.calls import current_call
+from service.rpc.calls import STILL_ACCEPTING, current_call
 from service.rpc.deadline import timeout_of
 from service.rpc.status import RpcStatusError
 from service.rpc.tf_codec import to_array, to_proto
@@ -59,7 +59,7 @@ class _Models:
     def model(self, spec: Any) -> Model:
         services = self.services
         resolver = ModelResolver(
-            services.repository, services.lifecycle, current_call(), self.settings.default_models
+            services.repository, STILL_ACCEPTING, current_call(), self.settings.default_models
         )
         call = current_call()
         label = spec.version_label or None

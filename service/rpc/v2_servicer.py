@@ -18,7 +18,7 @@ from tritonclient.grpc import service_pb2, service_pb2_grpc
 from service.errors import InvalidRequestError, NotReadyError
 from service.protocols import kserve_v2, v2_repository
 from service.rpc import v2_codec, v2_models
-from service.rpc.calls import current_call
+from service.rpc.calls import STILL_ACCEPTING, current_call
 from service.rpc.deadline import timeout_of
 from service.rpc.status import status_of
 from service.runtime.errors import RuntimeServiceError
@@ -46,7 +46,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
     def _resolver(self) -> ModelResolver:
         services = self.services
         return ModelResolver(
-            services.repository, services.lifecycle, current_call(), self.settings.default_models
+            services.repository, STILL_ACCEPTING, current_call(), self.settings.default_models
         )
 
     async def ServerLive(self, request: Any, context: Any) -> Any:  # noqa: N802

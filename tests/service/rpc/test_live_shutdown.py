@@ -1,5 +1,6 @@
 """SIGTERM to `kerasserve serve` answers every gRPC call already in the batcher, then
-exits in time, as it does for REST (tests/service/api/test_live_shutdown.py).
+exits in time, as it does for REST (tests/service/api/test_live_shutdown.py); calls that
+keep arriving while a balancer has yet to see the readiness turn are answered too.
 
 The forecaster pauses a fixed time per batch (`tests.utils.slow_models`), so the backlog
 lasts seconds on a machine of any speed.
@@ -84,6 +85,42 @@ def test_sigterm_drains_grpc_calls_in_flight(rpc_zoo: Path, tmp_path: Path):
         assert process.returncode in (0, -signal.SIGTERM)
         text = log_path.read_text()
         assert '"message":"draining"' in text and '"message":"stopped"' in text
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_calls_arriving_after_sigterm_are_answered_until_they_stop(rpc_zoo: Path, tmp_path: Path):
+    """REST refuses new work with a replayable 503 from SIGTERM on; a gRPC refusal is not
+    replayable, so gRPC answers calls until none came for QUIET_S (at most HANDOFF_S)."""
+    from service.rpc.server import HANDOFF_S, QUIET_S
+
+    port, grpc_port = free_port(), free_port()
+    args = ["--port", str(port), "--grpc-port", str(grpc_port)]
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        process = start_serve(rpc_zoo, args, {"KERASSERVE_MODEL_NAMES": "tiny_forecaster"}, log)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", process)
+        request = _request()
+        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+            stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+            stub.ModelInfer(request, timeout=30)
+            process.send_signal(signal.SIGTERM)
+            terminated = time.monotonic()
+            answered = 0
+            while time.monotonic() - terminated < HANDOFF_S / 2:
+                answer = stub.ModelInfer(request, timeout=30)  # OK, never UNAVAILABLE
+                assert len(answer.raw_output_contents) == 1
+                answered += 1
+                time.sleep(QUIET_S / 5)
+            last = time.monotonic()
+        assert answered > 0
+        process.wait(timeout=30)
+        # It stopped once calls stopped coming: not before, and not long after.
+        assert time.monotonic() - last < QUIET_S + 10
+        assert process.returncode in (0, -signal.SIGTERM)
     finally:
         if process.poll() is None:
             process.kill()
