@@ -1,6 +1,7 @@
 """`python -m bench run`: every server, the same model and image, one sitting.
 
 python -m bench run [--duration 20] [--warmup 5] [--servers kerasserve,litserve,...]
+                    (gRPC rows: kerasserve-grpc, pytriton-grpc, grpc-empty, or all as grpc)
                     [--workers 1,2]   (one kerasserve row per count: kerasserve, kerasserve-2w)
 python -m bench report RESULTS.json   (rewrite docs/benchmarks.md from saved results)
 """
@@ -17,9 +18,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import host, report, run
+from bench import grpc_report, grpc_run, host, report, run
 
-ALL = "kerasserve,fastapi-empty,fastapi-naive,litserve,pytriton,rayserve,bentoml"
+ALL = (
+    "kerasserve,fastapi-empty,fastapi-naive,litserve,pytriton,rayserve,bentoml,"
+    "kerasserve-grpc,pytriton-grpc,grpc-empty"
+)
 
 
 def _ints(text: str) -> list[int]:
@@ -38,12 +42,18 @@ def _machine() -> str:
 
 def _write_docs(points: list[dict[str, Any]], command: str, machine: str, seconds: float) -> None:
     docs = run.ROOT / "docs"
-    report.plot(points, docs / "benchmarks.png")
     header = (
         f"## Latest run\n\n{datetime.date.today().isoformat()}, {machine}; "
         f"`{command}`, {seconds / 60:.1f} min in all."
     )
-    report.write(docs / "benchmarks.md", report.section(points, header))
+    rest = [p for p in points if p["scenario"] not in grpc_run.SCENARIOS]
+    if rest:
+        report.plot(rest, docs / "benchmarks.png")
+        report.write(docs / "benchmarks.md", report.section(rest, header))
+    grpc = grpc_report.section(points)
+    if grpc:  # its own marked block: a gRPC-only run leaves the REST figures alone
+        text = header.replace("## Latest run", "## Latest gRPC run") + "\n\n" + grpc
+        report.write(docs / "benchmarks.md", text, grpc_report.BEGIN, grpc_report.END)
 
 
 def main() -> int:
@@ -85,6 +95,10 @@ def main() -> int:
     with host.cpu_wake_latency(args.cpu_wake_latency_us) as tuning:
         machine, started = f"{_machine()}, {tuning}", time.monotonic()
         points = [vars(p) for p in run.run_all(options)]
+        grpc = [vars(p) for p in grpc_run.run_all(options)]
+        if grpc:
+            points += grpc
+            (options.out / "results.json").write_text(json.dumps(points, indent=1))
     if not args.no_docs:
         _write_docs(points, command, machine, time.monotonic() - started)
     logging.info("results in %s", options.out)

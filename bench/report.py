@@ -306,12 +306,12 @@ RATIOS_KEY = (
 )
 
 
-def write(doc: Path, text: str) -> None:
+def write(doc: Path, text: str, begin: str = BEGIN, end_marker: str = END) -> None:
     """Replace what lies between the markers in ``doc`` (or append a marked section)."""
-    block = f"{BEGIN}\n{text}\n{END}"
+    block = f"{begin}\n{text}\n{end_marker}"
     old = doc.read_text() if doc.exists() else "# Benchmarks\n\n"
-    if BEGIN in old and END in old:
-        start, end = old.index(BEGIN), old.index(END) + len(END)
+    if begin in old and end_marker in old:
+        start, end = old.index(begin), old.index(end_marker) + len(end_marker)
         new = old[:start] + block + old[end:]
     else:
         new = old.rstrip() + "\n\n" + block + "\n"

@@ -1,7 +1,10 @@
-"""PyTriton: Triton's HTTP front end and dynamic batcher (64 rows, 2 ms) over a Python model.
+"""PyTriton: Triton's HTTP and gRPC front ends and dynamic batcher (64 rows, 2 ms) over a
+Python model.
 
-The PNG travels as a BYTES tensor in Triton's binary-data extension (the KServe V2
-JSON header, then the raw bytes), and is decoded inside the batched callable.
+`fashion_mlp` takes the PNG as a BYTES tensor (over HTTP in Triton's binary-data
+extension: the KServe V2 JSON header, then the raw bytes), decoded inside the batched
+callable; `fashion_mlp_tensor` takes the decoded pixels as an FP32 tensor (the gRPC
+benchmark's tensor rows).
 
     python bench/apps/pytriton_app.py MODEL_DIR PORT   (also uses PORT+1 and PORT+2)
 """
@@ -23,6 +26,11 @@ def infer(image: np.ndarray) -> dict[str, np.ndarray]:
     return {"probabilities": predict(signature, pixels)}
 
 
+@batch  # type: ignore[untyped-decorator]
+def infer_tensor(images: np.ndarray) -> dict[str, np.ndarray]:
+    return {"probabilities": predict(signature, images)}
+
+
 if __name__ == "__main__":
     port = int(sys.argv[2])
     config = TritonConfig(
@@ -36,6 +44,16 @@ if __name__ == "__main__":
             model_name="fashion_mlp",
             infer_func=infer,
             inputs=[Tensor(name="image", dtype=bytes, shape=(1,))],
+            outputs=[Tensor(name="probabilities", dtype=np.float32, shape=(10,))],
+            config=ModelConfig(
+                max_batch_size=64, batcher=DynamicBatcher(max_queue_delay_microseconds=2000)
+            ),
+            strict=False,
+        )
+        triton.bind(
+            model_name="fashion_mlp_tensor",
+            infer_func=infer_tensor,
+            inputs=[Tensor(name="images", dtype=np.float32, shape=(28, 28, 1))],
             outputs=[Tensor(name="probabilities", dtype=np.float32, shape=(10,))],
             config=ModelConfig(
                 max_batch_size=64, batcher=DynamicBatcher(max_queue_delay_microseconds=2000)
