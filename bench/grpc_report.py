@@ -7,7 +7,7 @@ from bench.report import Floor, Point, Points
 BEGIN, END = "<!-- bench-grpc:begin -->", "<!-- bench-grpc:end -->"
 
 FLOORS_NOTE = (
-    "Floors (issue 24), per request kind: ours at c=64 >= 1.5x PyTriton's gRPC throughput "
+    "Floors, per request kind: ours at c=64 >= 1.5x PyTriton's gRPC throughput "
     "with a lower p99, and >= 70% of the ceiling's; ours at c=1 p50 <= 1 ms."
 )
 

@@ -14,8 +14,8 @@
 #
 # Environment: SCALE_REPLICAS (2 single-worker replicas, plus the --workers 2 one),
 # SCALE_LB_PORT (18080), SCALE_STATS_PORT (18404), SCALE_PROMETHEUS_PORT (19091),
-# SCALE_API_PORTS (18101-18112), SCALE_KEEP=1 keeps the built images, SCALE_ONLY=a,b
-# runs some rows only (names in bench/scale/__main__.py).
+# SCALE_API_PORTS (18101-18112), SCALE_GRPC_PORTS (18501-18512), SCALE_LB_GRPC_PORT
+# (18500), SCALE_KEEP=1 keeps the built images, SCALE_ONLY=a,b runs some rows only (names in bench/scale/__main__.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +29,8 @@ export LB_PORT=${SCALE_LB_PORT:-18080}
 export LB_STATS_PORT=${SCALE_STATS_PORT:-18404}
 export PROMETHEUS_PORT=${SCALE_PROMETHEUS_PORT:-19091}
 export API_PORT=${SCALE_API_PORTS:-18101-18112}
+export GRPC_PORT=${SCALE_GRPC_PORTS:-18501-18512}
+export LB_GRPC_PORT=${SCALE_LB_GRPC_PORT:-18500}
 export KERASSERVE_POLL_INTERVAL_S=5
 REPLICAS=${SCALE_REPLICAS:-2}
 DOCKER=/usr/bin/docker
@@ -143,12 +145,14 @@ UP=1
 want=$((REPLICAS + 1))
 ready=0
 for _ in $(seq 300); do
-  # Docker's health check (GET /readyz) passed, and HAProxy's own /readyz check too
+  # Docker's health check (GET /readyz) passed, and HAProxy's own /readyz checks too, HTTP and gRPC
   # (a server that DNS has just given an address starts UP before its first check).
   healthy=$("${COMPOSE[@]}" ps -q api api-w2 | xargs "$DOCKER" inspect \
       -f '{{if .State.Health}}{{.State.Health.Status}}{{end}}' 2>/dev/null | grep -c '^healthy$' || true)
-  checked=$(curl -fsS "http://127.0.0.1:$LB_STATS_PORT/stats;csv" 2>/dev/null \
-    | awk -F, '$1 == "replicas" && $18 ~ /^UP/ && $37 == "L7OK"' | wc -l || true)
+  stats=$(curl -fsS "http://127.0.0.1:$LB_STATS_PORT/stats;csv" 2>/dev/null || true)
+  checked=$(awk -F, '$1 == "replicas" && $18 ~ /^UP/ && $37 == "L7OK"' <<<"$stats" | wc -l)
+  grpc=$(awk -F, '$1 == "grpc_replicas" && $18 ~ /^UP/ && $37 == "L7OK"' <<<"$stats" | wc -l)
+  checked=$((grpc < checked ? grpc : checked))
   ready=$((healthy < checked ? healthy : checked))
   [[ $ready -ge $want ]] && break
   sleep 1
@@ -171,7 +175,8 @@ log "Prometheus found the $want replicas by DNS after $(($(date +%s) - START)) s
 
 # --- the faults ------------------------------------------------------------------------
 args=(--project "$PROJECT" --models-dir "$MODELS_DIR" --work "$WORK/results"
-  --lb-port "$LB_PORT" --stats-port "$LB_STATS_PORT" --prometheus-port "$PROMETHEUS_PORT"
+  --lb-port "$LB_PORT" --lb-grpc-port "$LB_GRPC_PORT" --stats-port "$LB_STATS_PORT"
+  --prometheus-port "$PROMETHEUS_PORT"
   --poll-interval "$KERASSERVE_POLL_INTERVAL_S"
   --compose-file docker-compose.yml --compose-file docker-compose.scale.yml
   --compose-file bench/scale/docker-compose.e2e.yml)

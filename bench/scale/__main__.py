@@ -31,6 +31,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--models-dir", type=Path, required=True)
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--lb-port", type=int, default=18080)
+    parser.add_argument("--lb-grpc-port", type=int, default=18500)
     parser.add_argument("--stats-port", type=int, default=18404)
     parser.add_argument("--prometheus-port", type=int, default=19091)
     parser.add_argument("--poll-interval", type=float, default=5.0)
@@ -49,6 +50,7 @@ def _rows(faults: Faults) -> list[tuple[str, Callable[[], list[Row]]]]:
         ("version", lambda: [faults.new_version()]),
         ("damaged", lambda: [faults.damaged_version()]),
         ("rolling", lambda: [faults.rolling_restart()]),
+        ("rolling-grpc", lambda: [faults.rolling_restart_grpc()]),
         ("kill", lambda: [faults.kill_replica()]),
         ("worker", lambda: [faults.kill_worker()]),
         ("memory", lambda: [faults.memory_limit()]),
@@ -90,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         compose_files=[path.resolve() for path in args.compose_file],
         root=ROOT,
         lb_port=args.lb_port,
+        lb_grpc_port=args.lb_grpc_port,
         stats_port=args.stats_port,
         prometheus_port=args.prometheus_port,
         models_dir=args.models_dir,

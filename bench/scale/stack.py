@@ -70,6 +70,7 @@ class Stack:
     stats_port: int
     prometheus_port: int
     models_dir: Path
+    lb_grpc_port: int = 18500
     docker: str = "/usr/bin/docker"
     env: dict[str, str] = field(default_factory=dict)
 
@@ -139,13 +140,14 @@ class Stack:
         raise StackError(f"no cgroup memory statistics for {cid}")
 
     # -- HAProxy ----------------------------------------------------------------
-    def servers(self) -> dict[str, Server]:
+    def servers(self, backend: str = "replicas") -> dict[str, Server]:
+        """HAProxy's slots of ``backend`` (`replicas` for HTTP, `grpc_replicas` for gRPC)."""
         url = f"http://127.0.0.1:{self.stats_port}/stats;csv"
         with urllib.request.urlopen(url, timeout=5) as response:
             text = response.read().decode().lstrip("# ")
         servers = {}
         for row in csv.DictReader(io.StringIO(text)):
-            if row["pxname"] == "replicas" and row["svname"] not in ("FRONTEND", "BACKEND"):
+            if row["pxname"] == backend and row["svname"] not in ("FRONTEND", "BACKEND"):
                 servers[row["svname"]] = Server(
                     row["svname"],
                     row["status"],
@@ -156,9 +158,9 @@ class Stack:
                 )
         return servers
 
-    def server_of(self, replica: Replica) -> Server | None:
-        """The slot that points at ``replica`` now, if any."""
-        for server in self.servers().values():
+    def server_of(self, replica: Replica, backend: str = "replicas") -> Server | None:
+        """The slot of ``backend`` that points at ``replica`` now, if any."""
+        for server in self.servers(backend).values():
             if server.address.split(":")[0] == replica.ip:
                 return server
         return None
@@ -215,6 +217,7 @@ class Load:
         path: str,
         expect: str = "",
         slow: int = 0,
+        grpc: bool = False,
     ) -> None:
         self.out = out
         args = [
@@ -226,6 +229,8 @@ class Load:
             args += ["--expect", expect]
         if slow:
             args += ["--slow", str(slow)]
+        if grpc:
+            args.append("--grpc")
         self.started = time.time()
         root = Path(__file__).resolve().parents[2]
         self.process = subprocess.Popen(args, cwd=root, stdout=subprocess.PIPE, text=True)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from service.config import Settings
 from tests.deploy import kustomize
 from tests.deploy.conftest import DEPLOY, find_tool
 
@@ -76,7 +77,10 @@ def _container(by_kind: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def test_probes_resources_and_graceful_stop(rendered):
     _, by_kind = rendered
     container = _container(by_kind)
-    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    # grpc.health.v1's empty service answers as /readyz does (service/rpc/health.py).
+    grpc_port = next(p["containerPort"] for p in container["ports"] if p["name"] == "grpc")
+    assert container["readinessProbe"]["grpc"] == {"port": grpc_port}
+    assert grpc_port == Settings.model_fields["grpc_port"].default
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert {"cpu", "memory"} <= set(container["resources"]["requests"])
     drain = next(e for e in container["env"] if e["name"] == "KERASSERVE_DRAIN_TIMEOUT_S")

@@ -52,7 +52,7 @@ def test_docker_compose_config(files: list[Path]):
         text=True,
         cwd=ROOT,
         timeout=60,
-        env={"PATH": "/usr/bin:/bin", "API_PORT": "8001-8012"},
+        env={"PATH": "/usr/bin:/bin", "API_PORT": "8001-8012", "GRPC_PORT": "8501-8512"},
     )
     assert result.returncode == 0, result.stderr
 
@@ -77,6 +77,32 @@ def test_replicas_are_found_by_dns_and_health_checked_on_readyz():
         assert option in default_server
     assert "http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host kerasserve" in backend
     assert "http-check expect status 200" in backend
+
+
+def test_grpc_is_balanced_per_call_over_http2_and_checked_on_readyz():
+    frontend = _directives("frontend kerasserve_grpc")
+    assert "bind :8500 proto h2" in frontend
+    assert "default_backend grpc_replicas" in frontend
+    backend = _directives("backend grpc_replicas")
+    assert any(
+        re.fullmatch(r"server-template grpc \d+-\d+ api:8500 proto h2", line) for line in backend
+    )
+    (default_server,) = [line for line in backend if line.startswith("default-server")]
+    for option in ("check ", "resolvers docker", "init-addr none"):
+        assert option in default_server
+    # Readiness is the replica's HTTP /readyz (the same process serves both ports), asked
+    # in HTTP/1.1 on its HTTP port; the check would otherwise speak the server's h2.
+    assert "http-check connect port 8000 proto h1" in backend
+    assert "http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host kerasserve" in backend
+    # A gRPC error is an HTTP 200 with grpc-status in the trailers: only calls that got
+    # no answer at all are replayed.
+    (retry_on,) = [line for line in backend if line.startswith("retry-on")]
+    assert set(retry_on.split()[1:]) == {"conn-failure", "empty-response"}
+
+
+def test_scale_profile_publishes_grpc_ports_as_ranges():
+    assert "GRPC_PORT=8501-8512" in SCALE.read_text()
+    assert "EXPOSE 8080 8500 8404" in (HAPROXY / "Dockerfile").read_text()
 
 
 def test_upstream_keep_alive_and_retries_only_of_safe_failures():
@@ -126,8 +152,9 @@ def test_scale_profile_shares_one_read_only_models_directory():
 def test_balancer_binds_to_localhost_and_is_built_locally():
     lb = _scale()["lb"]
     assert lb["build"]["context"] == "deploy/haproxy" and lb["build"]["network"] == "host"
-    published, stats = lb["ports"]
+    published, grpc, stats = lb["ports"]
     assert published.startswith("${BIND_ADDRESS:-127.0.0.1}:")
+    assert grpc.startswith("${BIND_ADDRESS:-127.0.0.1}:") and grpc.endswith(":8500")
     assert stats.startswith("127.0.0.1:")
     assert lb["restart"] == "unless-stopped"
 

@@ -54,16 +54,20 @@ class Harness:
         self.quiet = Quiet(0.0, 0.0)
         self._runs = 0
 
-    def _load(self, *, connections: int | None = None, port: int | None = None) -> Load:
+    def _load(
+        self, *, connections: int | None = None, port: int | None = None, grpc: bool = False
+    ) -> Load:
+        """The load client on the balancer (or ``port``): HTTP, or gRPC on its gRPC port."""
         self._runs += 1
         return Load(
-            port or self.stack.lb_port,
+            port or (self.stack.lb_grpc_port if grpc else self.stack.lb_port),
             self.plan.body,
             self.plan.work / f"records-{self._runs:02d}.json",
             connections=connections or self.plan.connections,
             max_seconds=600,  # a hard cap; rows stop the client themselves
             path=self.plan.path,
             expect=self.plan.expect,
+            grpc=grpc,
         )
 
     def _finish(self, load: Load, settle_s: float = 3.0) -> Records:
@@ -71,8 +75,10 @@ class Harness:
         time.sleep(max(settle_s, self.plan.duration_s - load.elapsed()))
         return load.records()
 
-    def _under_load(self, fault: Callable[[Load], str]) -> tuple[Records, str, float]:
-        load = self._load()
+    def _under_load(
+        self, fault: Callable[[Load], str], grpc: bool = False
+    ) -> tuple[Records, str, float]:
+        load = self._load(grpc=grpc)
         time.sleep(self.plan.warmup_s)
         injected = time.time()
         try:

@@ -5,6 +5,7 @@ written as JSON with ``--out`` and a summary printed.
 
     python -m bench.scale.loadgen --port 8080 --path '/v1/classify?model=fashion_mlp' \\
         --body bench/data/fashion.png --connections 64 --duration 10
+    python -m bench.scale.loadgen --grpc --port 8500 --body bench/data/fashion.png
 """
 
 import argparse
@@ -16,7 +17,8 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench.scale.loadgen.client import Request, run_load
+from bench.scale.loadgen.client import Request, require_loopback, run_load
+from bench.scale.loadgen.grpc_load import run_grpc_load
 from bench.scale.loadgen.records import Records, summarize
 from bench.scale.loadgen.slow import run_slow_clients
 
@@ -46,6 +48,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=10.0, help="per request, seconds")
     parser.add_argument("--expect", default="", help="text every 200 answer must contain")
     parser.add_argument("--slow", type=int, default=0, help="run this many slow clients instead")
+    parser.add_argument(
+        "--grpc", action="store_true", help="KServe V2 ModelInfer calls with --body as the image"
+    )
     parser.add_argument("--out", type=Path, help="write every record here as JSON")
     return parser.parse_args(argv)
 
@@ -62,6 +67,12 @@ async def _main(args: argparse.Namespace) -> Records:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)  # stop early, still write the records
+    if args.grpc:
+        return await run_grpc_load(
+            require_loopback(args.host), args.port, request.body,
+            connections=args.connections, duration_s=args.duration, timeout_s=args.timeout,
+            stop=stop,
+        )  # fmt: skip
     return await run_load(
         request,
         connections=args.connections,

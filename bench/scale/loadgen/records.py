@@ -12,12 +12,35 @@ NO_ANSWER = -2  # connection closed or reset after the request was sent
 TIMED_OUT = -3  # no complete answer within timeout_s
 BAD_ANSWER = -4  # something that is not an HTTP/1.1 response
 WRONG_ANSWER = -5  # a 200 whose body lacks the expected text
+# A gRPC call that ended with status code c (other than OK, recorded as 200) is
+# GRPC_ERROR - c (the gRPC load client, grpc_load.py).
+GRPC_ERROR = -100
+_GRPC_CODES = [
+    "ok",
+    "cancelled",
+    "unknown",
+    "invalid_argument",
+    "deadline_exceeded",
+    "not_found",
+    "already_exists",
+    "permission_denied",
+    "resource_exhausted",
+    "failed_precondition",
+    "aborted",
+    "out_of_range",
+    "unimplemented",
+    "internal",
+    "unavailable",
+    "data_loss",
+    "unauthenticated",
+]
 ERROR_NAMES = {
     CONNECT_FAILED: "connect_failed",
     NO_ANSWER: "no_answer",
     TIMED_OUT: "timeout",
     BAD_ANSWER: "bad_answer",
     WRONG_ANSWER: "wrong_answer",
+    **{GRPC_ERROR - code: f"grpc_{name}" for code, name in enumerate(_GRPC_CODES) if code},
 }
 
 
