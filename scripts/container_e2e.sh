@@ -6,8 +6,9 @@
 # Where no container engine can be started it prints one line and exits 0; once an
 # engine is up, any failure exits non-zero. See ../shared/CONTAINERS.md for the recipe.
 #
-# Environment: E2E_API_PORT (18000), E2E_PROMETHEUS_PORT (19090), E2E_KEEP=1 keeps the
-# built images (the debootstrap base image is always kept for the next run).
+# Environment: E2E_API_PORT (18000), E2E_GRPC_PORT (18500), E2E_PROMETHEUS_PORT
+# (19090), E2E_KEEP=1 keeps the built images (the debootstrap base image is always kept
+# for the next run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,8 +19,13 @@ PROMETHEUS_IMAGE=kerasserve-e2e/prometheus:local
 PNG=tests/data/images/fashion-trouser.png
 EXPECTED_LABEL=Trouser
 export API_PORT=${E2E_API_PORT:-18000}
+export GRPC_PORT=${E2E_GRPC_PORT:-18500}
 export PROMETHEUS_PORT=${E2E_PROMETHEUS_PORT:-19090}
 export API_IMAGE PROMETHEUS_IMAGE
+# The stack runs with an API key from the shell, as docs/deploy.md says to deploy it:
+# compose must pass it through (inference without it is refused below).
+export KERASSERVE_API_KEY=e2e-key-$RANDOM$RANDOM
+AUTH=(-H "Authorization: Bearer $KERASSERVE_API_KEY")
 API=http://127.0.0.1:$API_PORT
 PROM=http://127.0.0.1:$PROMETHEUS_PORT
 
@@ -152,14 +158,20 @@ COUNTER='sum(kerasserve_requests_total{job="kerasserve",endpoint="/v1/classify",
 before=$(prom_value "$COUNTER")
 lap "prometheus target up"
 
+# --- the API key: refused without it, health and metrics stay open -------------------
+code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: image/png' \
+  --data-binary "@$PNG" "$API/v1/classify?model=fashion_mlp")
+[[ $code == 401 ]] || fail "classify without the API key: expected 401, got $code"
+log "api key: classify without it -> 401"
+
 # --- inference -------------------------------------------------------------------------
-label=$(curl -fsS -X POST -H 'Content-Type: image/png' --data-binary "@$PNG" \
+label=$(curl -fsS "${AUTH[@]}" -X POST -H 'Content-Type: image/png' --data-binary "@$PNG" \
     "$API/v1/classify?model=fashion_mlp" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["top_k"][0]["label"])') \
   || fail "POST /v1/classify"
 [[ $label == "$EXPECTED_LABEL" ]] || fail "classify: expected $EXPECTED_LABEL, got $label"
 for _ in 1 2 3 4; do
-  curl -fsS -o /dev/null -X POST -H 'Content-Type: image/png' --data-binary "@$PNG" \
+  curl -fsS "${AUTH[@]}" -o /dev/null -X POST -H 'Content-Type: image/png' --data-binary "@$PNG" \
     "$API/v1/classify?model=fashion_mlp"
 done
 log "classify: $PNG -> $label"
@@ -172,7 +184,8 @@ print(names[0] if names else "")
 PY
 )
 if [[ -n $generator ]]; then
-  curl -fsS -D "$WORK/headers" -o "$WORK/generated.png" "$API/v1/generate?model=$generator&seed=1" \
+  curl -fsS "${AUTH[@]}" -D "$WORK/headers" -o "$WORK/generated.png" \
+    "$API/v1/generate?model=$generator&seed=1" \
     || fail "GET /v1/generate?model=$generator"
   grep -qi '^content-type: image/png' "$WORK/headers" || fail "generate: content type is not image/png"
   [[ $(head -c 8 "$WORK/generated.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] \

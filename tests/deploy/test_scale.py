@@ -100,7 +100,12 @@ def test_grpc_is_balanced_per_call_over_http2_and_checked_on_readyz():
     assert set(retry_on.split()[1:]) == {"conn-failure", "empty-response"}
 
 
-def test_scale_profile_publishes_grpc_ports_as_ranges():
+def test_scale_profile_publishes_each_replica_grpc_port_as_its_http_port():
+    base = yaml.safe_load(COMPOSE.read_text())["services"]["api"]["ports"]
+    assert base == [
+        "${BIND_ADDRESS:-127.0.0.1}:${API_PORT:-8000}:8000",
+        "${BIND_ADDRESS:-127.0.0.1}:${GRPC_PORT:-8500}:8500",
+    ]
     assert "GRPC_PORT=8501-8512" in SCALE.read_text()
     assert "EXPOSE 8080 8500 8404" in (HAPROXY / "Dockerfile").read_text()
 
