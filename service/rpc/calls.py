@@ -18,6 +18,7 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -133,53 +134,42 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         self.active += 1
         return True
 
+    @asynccontextmanager
+    async def _call(self, method: str, metadata: Any, context: Any) -> AsyncIterator[None]:
+        """One call's request id, admission, error mapping, access-log line and metrics."""
+        call = RequestContext(_request_id(metadata), route_key=_route_key(metadata))
+        token, counted, code = _CURRENT.set(call), False, "OK"
+        try:
+            counted = self._admit(method, metadata)
+            context.set_trailing_metadata(((REQUEST_ID, call.request_id),))
+            yield
+        except asyncio.CancelledError:
+            code = _cancelled(context)
+            raise
+        except grpc.aio.AbortError:  # a library servicer's own answer (health, reflection)
+            code = _aborted(context)
+            raise
+        except Exception as exc:
+            status = _status(exc, call)
+            code = status.code.name
+            await context.abort(status.code, status.details, status.trailers)
+        finally:
+            _CURRENT.reset(token)
+            self._finish(method, call, code, counted)
+
     def _unary(self, inner: Any, method: str, metadata: Any) -> Any:
         async def behaviour(request: Any, context: Any) -> Any:
-            call = RequestContext(_request_id(metadata), route_key=_route_key(metadata))
-            token, counted, code = _CURRENT.set(call), False, "OK"
-            try:
-                counted = self._admit(method, metadata)
-                context.set_trailing_metadata(((REQUEST_ID, call.request_id),))
+            async with self._call(method, metadata, context):
                 return await inner(_checked(request), context)
-            except asyncio.CancelledError:
-                code = _cancelled(context)
-                raise
-            except grpc.aio.AbortError:  # a library servicer's own answer (health, reflection)
-                code = _aborted(context)
-                raise
-            except Exception as exc:
-                status = _status(exc, call)
-                code = status.code.name
-                await context.abort(status.code, status.details, status.trailers)
-            finally:
-                _CURRENT.reset(token)
-                self._finish(method, call, code, counted)
 
         return behaviour
 
     def _stream(self, inner: Any, method: str, metadata: Any, streaming: bool = False) -> Any:
         async def behaviour(request: Any, context: Any) -> AsyncIterator[Any]:
-            call = RequestContext(_request_id(metadata), route_key=_route_key(metadata))
-            token, counted, code = _CURRENT.set(call), False, "OK"
-            try:
-                counted = self._admit(method, metadata)
-                context.set_trailing_metadata(((REQUEST_ID, call.request_id),))
+            async with self._call(method, metadata, context):
                 request = _checked_stream(request) if streaming else _checked(request)
                 async for response in inner(request, context):
                     yield response
-            except asyncio.CancelledError:
-                code = _cancelled(context)
-                raise
-            except grpc.aio.AbortError:  # a library servicer's own answer (health, reflection)
-                code = _aborted(context)
-                raise
-            except Exception as exc:
-                status = _status(exc, call)
-                code = status.code.name
-                await context.abort(status.code, status.details, status.trailers)
-            finally:
-                _CURRENT.reset(token)
-                self._finish(method, call, code, counted)
 
         return behaviour
 
