@@ -6,21 +6,23 @@
 # Where no container engine can be started it prints one line and exits 0; once an
 # engine is up, any failure exits non-zero. See ../shared/CONTAINERS.md for the recipe.
 #
-# Environment: E2E_API_PORT (18000), E2E_GRPC_PORT (18500), E2E_PROMETHEUS_PORT
-# (19090), E2E_KEEP=1 keeps the built images (the debootstrap base image is always kept
-# for the next run).
+# Environment (ports: the default, or the next free one): E2E_API_PORT (18000),
+# E2E_GRPC_PORT (18550), E2E_PROMETHEUS_PORT (19090), E2E_KEEP=1 keeps the built images
+# (the debootstrap base image is always kept for the next run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PROJECT=kerasserve-e2e
+# One project and image tag a run, free host ports: two runs on one engine never meet.
+PROJECT=kerasserve-e2e-$$
 BASE_IMAGE=local/python:3.11-bookworm
-API_IMAGE=kerasserve:e2e
+API_IMAGE=kerasserve:e2e-$$
 PROMETHEUS_IMAGE=kerasserve-e2e/prometheus:local
 PNG=tests/data/images/fashion-trouser.png
 EXPECTED_LABEL=Trouser
-export API_PORT=${E2E_API_PORT:-18000}
-export GRPC_PORT=${E2E_GRPC_PORT:-18500}
-export PROMETHEUS_PORT=${E2E_PROMETHEUS_PORT:-19090}
+source scripts/ports.sh
+export API_PORT=${E2E_API_PORT:-$(free_port 18000)}
+export GRPC_PORT=${E2E_GRPC_PORT:-$(free_port 18550)}
+export PROMETHEUS_PORT=${E2E_PROMETHEUS_PORT:-$(free_port 19090)}
 export API_IMAGE PROMETHEUS_IMAGE
 # The stack runs with an API key from the shell, as docs/deploy.md says to deploy it:
 # compose must pass it through (inference without it is refused below).

@@ -12,25 +12,28 @@
 # The replicas serve a copy of models/fashion_mlp (a new version is published into the
 # copy during the run, never into models/).
 #
-# Environment: SCALE_REPLICAS (2 single-worker replicas, plus the --workers 2 one),
-# SCALE_LB_PORT (18080), SCALE_STATS_PORT (18404), SCALE_PROMETHEUS_PORT (19091),
-# SCALE_API_PORTS (18101-18112), SCALE_GRPC_PORTS (18501-18512), SCALE_LB_GRPC_PORT
-# (18500), SCALE_KEEP=1 keeps the built images, SCALE_ONLY=a,b runs some rows only (names in bench/scale/__main__.py).
+# Environment (ports: the default, or the next free ones): SCALE_REPLICAS (2 single-worker
+# replicas, plus the --workers 2 one), SCALE_LB_PORT (18080), SCALE_STATS_PORT (18404),
+# SCALE_PROMETHEUS_PORT (19091), SCALE_API_PORTS (18101-18112), SCALE_GRPC_PORTS
+# (18601-18612), SCALE_LB_GRPC_PORT (18600), SCALE_KEEP=1 keeps the built images,
+# SCALE_ONLY=a,b runs some rows only (names in bench/scale/__main__.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MODE=${1:-}
-PROJECT=kerasserve-scale
+# One project and image tag a run, free host ports: two runs on one engine never meet.
+PROJECT=kerasserve-scale-$$
 BASE_IMAGE=local/python:3.11-bookworm
-export API_IMAGE=kerasserve:scale-e2e
-export LB_IMAGE=kerasserve-lb:scale-e2e
+export API_IMAGE=kerasserve:scale-e2e-$$
+export LB_IMAGE=kerasserve-lb:scale-e2e-$$
 export PROMETHEUS_IMAGE=kerasserve-e2e/prometheus:local
-export LB_PORT=${SCALE_LB_PORT:-18080}
-export LB_STATS_PORT=${SCALE_STATS_PORT:-18404}
-export PROMETHEUS_PORT=${SCALE_PROMETHEUS_PORT:-19091}
-export API_PORT=${SCALE_API_PORTS:-18101-18112}
-export GRPC_PORT=${SCALE_GRPC_PORTS:-18501-18512}
-export LB_GRPC_PORT=${SCALE_LB_GRPC_PORT:-18500}
+source scripts/ports.sh
+export LB_PORT=${SCALE_LB_PORT:-$(free_port 18080)}
+export LB_STATS_PORT=${SCALE_STATS_PORT:-$(free_port 18404)}
+export PROMETHEUS_PORT=${SCALE_PROMETHEUS_PORT:-$(free_port 19091)}
+export API_PORT=${SCALE_API_PORTS:-$(free_ports 18101 12)}
+export GRPC_PORT=${SCALE_GRPC_PORTS:-$(free_ports 18601 12)}
+export LB_GRPC_PORT=${SCALE_LB_GRPC_PORT:-$(free_port 18600)}
 export KERASSERVE_POLL_INTERVAL_S=5
 REPLICAS=${SCALE_REPLICAS:-2}
 DOCKER=/usr/bin/docker

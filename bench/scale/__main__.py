@@ -31,7 +31,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--models-dir", type=Path, required=True)
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--lb-port", type=int, default=18080)
-    parser.add_argument("--lb-grpc-port", type=int, default=18500)
+    parser.add_argument("--lb-grpc-port", type=int, default=18600)
     parser.add_argument("--stats-port", type=int, default=18404)
     parser.add_argument("--prometheus-port", type=int, default=19091)
     parser.add_argument("--poll-interval", type=float, default=5.0)

@@ -70,7 +70,7 @@ class Stack:
     stats_port: int
     prometheus_port: int
     models_dir: Path
-    lb_grpc_port: int = 18500
+    lb_grpc_port: int = 18600
     docker: str = "/usr/bin/docker"
     env: dict[str, str] = field(default_factory=dict)
 
