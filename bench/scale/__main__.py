@@ -49,6 +49,7 @@ def _rows(faults: Faults) -> list[tuple[str, Callable[[], list[Row]]]]:
         ("slow", lambda: [faults.slow_clients()]),
         ("version", lambda: [faults.new_version()]),
         ("damaged", lambda: [faults.damaged_version()]),
+        ("canary", lambda: [faults.canary_flip()]),
         ("rolling", lambda: [faults.rolling_restart()]),
         ("rolling-grpc", lambda: [faults.rolling_restart_grpc()]),
         ("kill", lambda: [faults.kill_replica()]),

@@ -1,8 +1,16 @@
-"""The fault table: noisy ratios are measured again, reported floors never fail a row."""
+"""The fault table: noisy ratios are measured again, reported floors never fail a row;
+the canary row's probes expect what the service's split does."""
+
+import json
 
 from bench.scale.__main__ import _only_noisy_ratios_missed, _parse, plan_for
 from bench.scale.faults import GOODPUT_PROBLEM, P99_PROBLEM
+from bench.scale.faults.rollout import rollout_steps, route_key
 from bench.scale.report import Counts, Row, table
+from service.runtime.rollout import ModelRollout
+from service.runtime.shadow import ShadowRunner
+from service.runtime.versions_file import parse_versions_file
+from tests.fakes.rollout import RecordingRolloutObserver
 
 
 def _row(*problems: str) -> Row:
@@ -44,3 +52,21 @@ def test_only_the_short_run_leaves_the_goodput_floor_unenforced():
     common = ["--compose-file", "c.yml", "--models-dir", "m", "--work", "w"]
     assert not plan_for(_parse(["--short", *common])).enforce_goodput_floor
     assert plan_for(_parse(common)).enforce_goodput_floor
+
+
+def test_the_canary_rows_route_keys_reach_what_each_step_expects():
+    """The row's probes lean on the service's split: its keys, its percentages."""
+    old, new = 3, 4
+    steps = rollout_steps(old, new, route_key(0.0, 0.5), route_key(0.95, 1.0))
+    heard = RecordingRolloutObserver()
+    for step in steps:
+        rollout = ModelRollout("fashion_mlp", ShadowRunner(4, heard), heard)
+        rollout.accept(parse_versions_file(json.dumps(step.document).encode()))
+        rollout.refresh({old, new})
+        assert {key: rollout.pick(key) for key in step.keys} == step.keys, step.name
+        assert rollout.status()["split"] == step.split, step.name
+    assert [step.keys for step in steps] == [
+        dict.fromkeys(steps[0].keys, old),
+        dict(zip(steps[0].keys, (old, new), strict=True)),
+        dict.fromkeys(steps[0].keys, new),
+    ]

@@ -9,16 +9,18 @@ failed expectation: it records a problem, and the table says FAIL.
     base.py      the plan, the c=64 reference, load started and kept on around a fault
     load.py      the quiet c=64 run, slow clients, 2,000 connections
     versions.py  a new version published, a damaged one
+    rollout.py   a canary flip through versions.json
     replicas.py  rolling restart, SIGKILL to a replica or a worker, the memory limit
 """
 
 from bench.scale.faults.base import Plan, save
 from bench.scale.faults.load import GOODPUT_PROBLEM, NOISY_RATIO_PROBLEMS, P99_PROBLEM, LoadRows
 from bench.scale.faults.replicas import ReplicaRows
+from bench.scale.faults.rollout import RolloutRows
 from bench.scale.faults.versions import VersionRows
 
 
-class Faults(LoadRows, VersionRows, ReplicaRows):
+class Faults(LoadRows, VersionRows, RolloutRows, ReplicaRows):
     """Every row of the table, against one stack with one plan."""
 
 
