@@ -5,13 +5,14 @@
 //   models.js    the model list that feeds every section
 //   classify.js  upload and classify; drawing.js the drawing canvas
 //   generate.js  image grids; forecast.js and chart.js series and their chart
-//   cards.js     the model cards
+//   cards.js     the model cards; live.js keeps their rollout facts current
 import { renderCards } from "./cards.js";
 import { setUpClassify, showClassifyModels } from "./classify.js";
 import { $, showError } from "./dom.js";
 import { setUpCanvas } from "./drawing.js";
 import { setUpForecast, showForecastModels } from "./forecast.js";
 import { setUpGenerate, showGenerateModels } from "./generate.js";
+import { followRollouts } from "./live.js";
 import { fetchModels } from "./models.js";
 
 const KEY_STORAGE = "kerasserve.apiKey";
@@ -45,6 +46,7 @@ function start() {
   setUpGenerate();
   setUpForecast();
   loadModels();
+  followRollouts();
 }
 
 start();

@@ -16,8 +16,7 @@ function formatValue(value) {
   return String(value);
 }
 
-function definitionList(pairs) {
-  const list = element("dl");
+function definitionList(pairs, list = element("dl")) {
   for (const [term, value] of pairs) {
     if (value === undefined || value === null || value === "") continue;
     list.append(element("dt", term), element("dd", formatValue(value)));
@@ -53,6 +52,22 @@ function rolloutFacts(entry) {
   ];
 }
 
+// The rollout facts are a group of their own at the end of the card's list (a <div>
+// in a <dl>, laid out as its rows), redrawn in place by refreshRollouts().
+function rolloutGroup(entry) {
+  const group = definitionList(rolloutFacts(entry), element("div", null, "rollout"));
+  group.dataset.model = entry.name;
+  group.dataset.version = String(entry.version);
+  return group;
+}
+
+export function refreshRollouts() {
+  for (const group of document.querySelectorAll("#model-cards div.rollout")) {
+    const entry = { name: group.dataset.model, version: Number(group.dataset.version) };
+    group.replaceWith(rolloutGroup(entry));
+  }
+}
+
 function renderCard(entry) {
   const card = entry.card || {};
   const article = element("article", null, "card");
@@ -68,8 +83,9 @@ function renderCard(entry) {
     ["Labels", card.labels && card.labels.length ? card.labels : null],
     ["Task settings", card.task_params], ["Device", entry.device],
     ["Dataset", data.dataset], ["Data source", data.source], ["Split", data.split],
-    ["Created", card.created_at], ["Error", entry.error], ...rolloutFacts(entry),
+    ["Created", card.created_at], ["Error", entry.error],
   ]));
+  article.querySelector("dl").append(rolloutGroup(entry));
   const metrics = Object.entries(card.metrics || {}).filter(([, v]) => !Array.isArray(v));
   if (metrics.length) {
     article.append(element("h4", "Metrics"), definitionList(metrics));

@@ -19,6 +19,12 @@ export async function fetchModels() {
   }
 }
 
+// Only the versions.json states, for the live cards; the model list stays as loaded.
+export async function fetchRollouts() {
+  const answer = await (await api("/v1/models")).json();
+  listing.rollouts = answer.rollouts || {};
+}
+
 export function available(task) {
   const latest = new Map();
   for (const entry of listing.models) {

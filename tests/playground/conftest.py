@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,16 +133,24 @@ def recorder() -> Recorder:
     return Recorder()
 
 
-@pytest.fixture
-def page(browser: Any, server: LiveServer, recorder: Recorder) -> Iterator[Any]:
-    """A fresh page on the playground; afterwards, no console errors and no foreign requests."""
+@contextmanager
+def open_playground(browser: Any, url: str, recorder: Recorder) -> Iterator[Any]:
+    """A fresh page on the playground at ``url``, its model list loaded; afterwards, no
+    console errors and no foreign requests."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
     recorder.watch(page)
-    page.goto(server.url + "/")
+    page.goto(url + "/")
     wait_for_models(page)
     yield page
     context.close()
     assert recorder.foreign_requests() == []
     assert recorder.console_errors == []
+
+
+@pytest.fixture
+def page(browser: Any, server: LiveServer, recorder: Recorder) -> Iterator[Any]:
+    """A fresh page on the playground over the committed zoo."""
+    with open_playground(browser, server.url, recorder) as page:
+        yield page
