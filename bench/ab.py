@@ -8,15 +8,27 @@ and the same committed models. Rounds alternate A, B, A, B... so drift on a shar
 machine (other load, thermal state) hits both sides alike; the report gives each
 side's median over rounds and the B/A ratio. Benchmarks are not tests: CI never runs
 this.
+
+The rollout scenarios serve a models directory of their own: the side's fashion_mlp v1
+and a copy of it as v2 (the same model twice), with a versions.json beside them or
+none (`mlp_two_versions`, their reference). A revision without versions.json ignores
+the file and serves v2, the same model, so every scenario runs on both sides; on a
+revision with it, the shadow's rows compared and shed are logged after each point.
 """
 
 import argparse
+import json
 import logging
+import shutil
 import statistics
 import subprocess
 import tempfile
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
+from typing import Any
 
 from bench import procs, wrk
 
@@ -33,6 +45,19 @@ TARGETS = {
     "fashion_cnn": wrk.Target("/v1/classify?model=fashion_cnn", DATA / "fashion.png"),
     "generate16": wrk.Target("/v1/generate?model=mnist_cgan&n=16&seed=1&format=png", method="GET"),
 }
+# Rollout scenarios: the mlp request on fashion_mlp v1 and v2 (a copy), with this
+# versions.json (None: no file). Labels name both versions, so both stay loaded.
+LABELS = {"stable": 1, "canary": 2}
+ROLLOUTS: dict[str, dict[str, Any] | None] = {
+    "mlp_two_versions": None,
+    "mlp_traffic": {"version_labels": LABELS, "traffic": {"stable": 50, "canary": 50}},
+    "mlp_shadow": {
+        "version_labels": LABELS,
+        "traffic": {"stable": 100},
+        "shadow": {"version_label": "canary", "percent": 100},
+    },
+}
+TARGETS.update(dict.fromkeys(ROLLOUTS, TARGETS["mlp"]))
 
 
 @dataclass(frozen=True)
@@ -54,12 +79,38 @@ def checkout(revision: str) -> Path:
     return tree
 
 
-def serve(side: Side, port: int, log: Path, workers: int) -> procs.Server:
-    """The side's code (PYTHONPATH first) over its own models (cards may differ), with the
-    default settings: JSON access log, metrics and request ids on."""
+def models_dir(side: Side, scenario: str, scratch: Path) -> Path:
+    """The side's committed models, or the rollout scenario's directory built from them."""
+    if scenario not in ROLLOUTS:
+        return side.tree / "models"
+    root = scratch / f"{side.label}-{scenario}"
+    if not root.exists():
+        model = root / "fashion_mlp"
+        for version in (1, 2):
+            shutil.copytree(side.tree / "models" / "fashion_mlp" / "1", model / str(version))
+        document = ROLLOUTS[scenario]
+        if document is not None:
+            (model / "versions.json").write_text(json.dumps(document))
+    return root
+
+
+def shadow_counts(base_url: str) -> tuple[int, int] | None:
+    """fashion_mlp's shadow rows compared and calls shed so far (None: no shadow report)."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/v1/models/fashion_mlp/shadow") as answer:
+            report = json.load(answer)
+    except urllib.error.HTTPError:
+        return None  # a revision without versions.json
+    rows = sum(row["agree"] + row["disagree"] + row["error"] for row in report["rows"])
+    return rows, int(report["shed"])
+
+
+def serve(side: Side, port: int, log: Path, workers: int, models: Path) -> procs.Server:
+    """The side's code (PYTHONPATH first) over ``models`` (its own: cards may differ),
+    with the default settings: JSON access log, metrics and request ids on."""
     argv = [
         str(KERASSERVE), "-m", "service.cli", "serve", "--host", "127.0.0.1",
-        "--port", str(port), "--models-dir", str(side.tree / "models"),
+        "--port", str(port), "--models-dir", str(models),
         "--poll-interval-s", "0", "--workers", str(workers),
     ]  # fmt: skip
     server = procs.Server(argv, log, side.tree, {"PYTHONPATH": str(side.tree)})
@@ -73,27 +124,51 @@ def measure(
 ) -> dict[tuple[str, str], list[wrk.WrkResult]]:
     results: dict[tuple[str, str], list[wrk.WrkResult]] = {}
     base_url = f"http://127.0.0.1:{options.port}"
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as temporary:
+        scratch = Path(temporary)
         for round_index in range(options.rounds):
             order = sides if round_index % 2 == 0 else list(reversed(sides))
             for side in order:
-                log = Path(scratch) / f"{side.label}-{round_index}.log"
-                server = serve(side, options.port, log, options.workers)
-                try:
-                    for scenario, connections in points(scenarios, options.connections):
-                        target = TARGETS[scenario]
-                        wrk.warm_up(base_url, target, connections, options.warmup_s)
-                        result = wrk.run(base_url, target, connections, options.seconds)
-                        key = f"{scenario} c={connections}"
-                        results.setdefault((side.label, key), []).append(result)
-                        logger.info(
-                            "%s %s round %d: %.0f req/s, p50 %.2f ms, p99 %.1f ms, errors %d",
-                            side.label, key, round_index, result.rps, result.p50_ms,
-                            result.p99_ms, result.errors,
-                        )  # fmt: skip
-                finally:
-                    server.stop()
+                # One server per models directory: the committed one, or a scenario's own.
+                by_models = groupby(
+                    points(scenarios, options.connections),
+                    key=lambda point: models_dir(side, point[0], scratch),
+                )
+                for models, group in by_models:
+                    log = scratch / f"{side.label}-{round_index}-{models.name}.log"
+                    server = serve(side, options.port, log, options.workers, models)
+                    try:
+                        for scenario, connections in group:
+                            key = f"{scenario} c={connections}"
+                            result = point(base_url, scenario, connections, options)
+                            results.setdefault((side.label, key), []).append(result)
+                            logger.info(
+                                "%s %s round %d: %.0f req/s, p50 %.2f ms, p99 %.1f ms, "
+                                "errors %d",
+                                side.label, key, round_index, result.rps, result.p50_ms,
+                                result.p99_ms, result.errors,
+                            )  # fmt: skip
+                    finally:
+                        server.stop()
     return results
+
+
+def point(
+    base_url: str, scenario: str, connections: int, options: argparse.Namespace
+) -> wrk.WrkResult:
+    """One scenario at one concurrency: warm-up, then the measured run."""
+    target = TARGETS[scenario]
+    wrk.warm_up(base_url, target, connections, options.warmup_s)
+    shadow = ROLLOUTS.get(scenario) or {}
+    before = shadow_counts(base_url) if "shadow" in shadow else None
+    result = wrk.run(base_url, target, connections, options.seconds)
+    after = shadow_counts(base_url) if before is not None else None
+    if before is not None and after is not None:
+        logger.info(
+            "%s c=%d: %d shadow rows compared, %d shed (warm-up excluded)",
+            scenario, connections, after[0] - before[0], after[1] - before[1],
+        )  # fmt: skip
+    return result
 
 
 def points(scenarios: list[str], connections: list[int]) -> list[tuple[str, int]]:
@@ -131,7 +206,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", required=True, help="git revision to compare against")
     parser.add_argument("--head", default=None, help="git revision (default: this checkout)")
-    parser.add_argument("--scenarios", default="mlp,cnn,generate16")
+    parser.add_argument(
+        "--scenarios", default="mlp,cnn,generate16", help=f"some of {', '.join(TARGETS)}"
+    )
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument(
         "--connections", type=lambda text: [int(n) for n in text.split(",")], default=[64]

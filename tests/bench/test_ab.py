@@ -1,0 +1,39 @@
+"""bench.ab's rollout scenarios: the directory each one serves, read by the service."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.ab import ROLLOUTS, TARGETS, Side, models_dir
+from service.runtime.discovery import is_complete, scan
+from service.runtime.versions_file import parse_versions_file
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("scenario", sorted(ROLLOUTS))
+def test_a_rollout_scenario_serves_two_copies_of_fashion_mlp_and_its_file(scenario, tmp_path):
+    side = Side("base", REPO)
+    models = models_dir(side, scenario, tmp_path)
+    assert models_dir(side, scenario, tmp_path) == models  # built once, then reused
+    found = scan(models, None)
+    assert sorted(found) == [("fashion_mlp", 1), ("fashion_mlp", 2)]
+    assert all(is_complete(files) for _, files in found.values())
+    original = REPO / "models" / "fashion_mlp" / "1" / "saved_model.pb"
+    for version in (1, 2):
+        copy = models / "fashion_mlp" / str(version) / "saved_model.pb"
+        assert copy.read_bytes() == original.read_bytes()  # the same model twice
+    file = models / "fashion_mlp" / "versions.json"
+    if ROLLOUTS[scenario] is None:
+        assert not file.exists()
+    else:
+        config = parse_versions_file(file.read_bytes())
+        assert config.named_versions() == {1, 2}
+        assert json.loads(file.read_text()) == ROLLOUTS[scenario]
+    assert TARGETS[scenario] == TARGETS["mlp"]
+
+
+def test_other_scenarios_serve_the_sides_committed_models(tmp_path):
+    assert models_dir(Side("base", REPO), "mlp", tmp_path) == REPO / "models"
+    assert list(tmp_path.iterdir()) == []
