@@ -3,6 +3,7 @@
 python -m bench run [--duration 20] [--warmup 5] [--servers kerasserve,litserve,...]
                     (gRPC rows: kerasserve-grpc, pytriton-grpc, grpc-empty, or all as grpc)
                     [--workers 1,2]   (one kerasserve row per count: kerasserve, kerasserve-2w)
+                    [--scenarios bulk]  (by name or prefix: mlp, cnn, bulk, bulk_v2, ...)
 python -m bench report RESULTS.json   (rewrite docs/benchmarks.md from saved results)
 """
 
@@ -66,11 +67,15 @@ def main() -> int:
     go.add_argument("--extra-concurrency", default="1,64", help="for the CNNs, sequence, generate")
     go.add_argument("--servers", default=ALL)
     go.add_argument(
+        "--scenarios", default="", help="only these scenarios, by name or prefix (bulk: all bulk)"
+    )
+    go.add_argument(
         "--workers", default="1,2", help="our process counts, each its own row (1 = kerasserve)"
     )
     go.add_argument(
         "--out", type=Path, default=run.BENCH / "results" / time.strftime("%Y%m%d-%H%M%S")
     )
+    go.add_argument("--port", type=int, default=18500, help="where each server listens")
     go.add_argument("--no-docs", action="store_true", help="leave docs/benchmarks.md alone")
     go.add_argument(
         "--cpu-wake-latency-us",
@@ -91,6 +96,7 @@ def main() -> int:
         duration_s=args.duration, warmup_s=args.warmup, concurrency=_ints(args.concurrency),
         extra_concurrency=_ints(args.extra_concurrency), servers=args.servers.split(","),
         workers=_ints(args.workers), out=args.out,
+        scenarios=[part for part in args.scenarios.split(",") if part], port=args.port,
     )  # fmt: skip
     with host.cpu_wake_latency(args.cpu_wake_latency_us) as tuning:
         machine, started = f"{_machine()}, {tuning}", time.monotonic()

@@ -2,6 +2,7 @@
 
 import json
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 
 BOUNDARY = "benchboundary7MA4YWxkTrZu0gW"
@@ -19,21 +20,28 @@ def multipart(png: bytes, field: str) -> bytes:
 
 def triton_binary(png: bytes, input_name: str, output_name: str) -> tuple[bytes, int]:
     """KServe V2 JSON header plus the BYTES tensor as Triton binary data; (body, header length)."""
-    element = struct.pack("<I", len(png)) + png
+    return triton_binary_images([png], input_name, output_name)
+
+
+def triton_binary_images(
+    pngs: Sequence[bytes], input_name: str, output_name: str
+) -> tuple[bytes, int]:
+    """`triton_binary` for N images: a BYTES input [N, 1], each element length-prefixed."""
+    elements = b"".join(struct.pack("<I", len(png)) + png for png in pngs)
     header = json.dumps(
         {
             "inputs": [
                 {
                     "name": input_name,
-                    "shape": [1, 1],
+                    "shape": [len(pngs), 1],
                     "datatype": "BYTES",
-                    "parameters": {"binary_data_size": len(element)},
+                    "parameters": {"binary_data_size": len(elements)},
                 }
             ],
             "outputs": [{"name": output_name, "parameters": {"binary_data": False}}],
         }
     ).encode()
-    return header + element, len(header)
+    return header + elements, len(header)
 
 
 def write(path: Path, data: bytes) -> Path:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import bulk
+
 OURS = "kerasserve"  # one worker; N workers run as "kerasserve-Nw"
 CEILING = "fastapi-empty"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -295,6 +297,7 @@ def section(points: Points, header: str) -> str:
         "### Floors", "One worker unless stated.", floor_lines,
         "### All points", table(points),
         generator_line(points), "![throughput and p99 against concurrency](benchmarks.png)",
+        *filter(None, [bulk.section(points, ours_servers(points))]),
     ])  # fmt: skip
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench import bodies, envs, procs, promtext, report, wrk
+from bench import bodies, bulk, envs, procs, promtext, report, wrk
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +22,12 @@ APPS = BENCH / "apps"
 DATA = BENCH / "data"
 MAIN_PYTHON = ROOT / ".venv" / "bin" / "python"
 # scenario -> the model whose batch sizes are read from our /metrics
-CLASSIFIERS = {"mlp": "fashion_mlp", "cnn": "mnist_lenet", "fashion_cnn": "fashion_cnn"}
+CLASSIFIERS = {
+    "mlp": "fashion_mlp",
+    "cnn": "mnist_lenet",
+    "fashion_cnn": "fashion_cnn",
+    **bulk.CLASSIFIERS,
+}
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,10 @@ class Options:
     workers: list[int]  # one kerasserve row per count: kerasserve, kerasserve-2w, ...
     out: Path
     port: int = 18500
+    scenarios: list[str] = field(default_factory=list)  # names or prefixes; empty: all
+
+    def wants(self, scenario: str) -> bool:
+        return not self.scenarios or any(scenario.startswith(s) for s in self.scenarios)
 
 
 def forecaster_window(model_dir: Path) -> int:
@@ -105,6 +114,7 @@ def specs(options: Options, scratch: Path) -> list[ServerSpec]:
         "generate16": wrk.Target(
             "/v1/generate?model=mnist_cgan&n=16&seed=1&format=png", method="GET"
         ),
+        **bulk.targets(DATA, scratch),
     }
     kerasserve = [
         ServerSpec(
@@ -257,7 +267,8 @@ def plan(spec: ServerSpec, options: Options) -> list[tuple[str, int]]:
     for scenario in ("cnn", "fashion_cnn", "sequence", "generate16"):
         if scenario in spec.targets:
             points += [(scenario, c) for c in options.extra_concurrency]
-    return points
+    points += [(s, bulk.CONCURRENCY) for s in bulk.SCENARIOS if s in spec.targets]
+    return [(scenario, c) for scenario, c in points if options.wants(scenario)]
 
 
 def run_server(spec: ServerSpec, options: Options, logs: Path) -> list[Point]:
@@ -294,17 +305,40 @@ def raw_generator(options: Options) -> Point:
     return Point("raw-generator", "generate16", 1, rps=round(images_per_s / 16, 1))
 
 
+def raw_classifiers(options: Options, scratch: Path, server: str) -> list[Point]:
+    """Each bulk model's signature alone at batch 64: rps is batches/s, x64 images/s."""
+    points = []
+    for model in bulk.MODELS:
+        scenario = bulk.raw_scenario(model)
+        try:
+            images_per_s = bulk.raw_images_per_s(
+                MAIN_PYTHON, APPS, model, DATA, scratch, max(2.0, options.duration_s)
+            )
+        except (RuntimeError, subprocess.SubprocessError) as exc:
+            points.append(Point(server, scenario, bulk.IMAGES, note=str(exc)[:200]))
+            continue
+        rps = round(images_per_s / bulk.IMAGES, 1)
+        points.append(Point(server, scenario, bulk.IMAGES, rps=rps))
+        logger.info("%s alone at batch %d: %.0f images/s", model.name, bulk.IMAGES, images_per_s)
+    return points
+
+
 def run_all(options: Options) -> list[Point]:
     options.out.mkdir(parents=True, exist_ok=True)
     scratch = options.out / "bodies"
     points: list[Point] = []
+    bulk_rows = report.OURS in options.servers and options.wants("bulk")
+    if bulk_rows:  # the model alone before and after our servers: the load may change
+        points += raw_classifiers(options, scratch, bulk.RAW_SERVERS[0])
     for spec in specs(options, scratch):
         if spec.selected(options.servers):
             points += run_server(spec, options, options.out)
             (options.out / "results.json").write_text(
                 json.dumps([asdict(p) for p in points], indent=1)
             )
-    if report.OURS in options.servers:
+    if bulk_rows:
+        points += raw_classifiers(options, scratch, bulk.RAW_SERVERS[1])
+    if report.OURS in options.servers and options.wants("generate16"):
         points.append(raw_generator(options))
     (options.out / "results.json").write_text(json.dumps([asdict(p) for p in points], indent=1))
     return points

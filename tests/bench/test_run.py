@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import envs, run
+from bench import bulk, envs, run
 
 
 def _options(tmp_path: Path, servers: list[str], workers: list[int]) -> run.Options:
@@ -28,7 +28,8 @@ def test_kerasserve_selects_one_row_per_worker_count(tmp_path: Path) -> None:
         assert spec.workers == workers
         assert spec.argv[spec.argv.index("--workers") + 1] == str(workers)
         scenarios = [s for s, _ in run.plan(spec, _options(tmp_path, [], [1, 2]))]
-        assert scenarios == ["mlp", "mlp", "cnn", "fashion_cnn", "sequence", "generate16"]
+        single = ["mlp", "mlp", "cnn", "fashion_cnn", "sequence", "generate16"]
+        assert scenarios == [*single, *bulk.SCENARIOS]
     assert list(_specs(tmp_path, ["kerasserve-2w"], [1, 2])) == ["kerasserve-2w"]
 
 
