@@ -1,4 +1,5 @@
-"""A lean path for the hottest request: one raw image POSTed to `/v1/classify` (or `/classify`).
+"""A lean path for the hottest requests to `/v1/classify` (or `/classify`): one raw image,
+or JSON `{"images": [{"b64": ...}]}` (a folder's worth of images in one request).
 
 FastAPI's routing, dependency solving and response-model validation cost more per
 request than the model itself (py-spy at concurrency 64: about a third of the event
@@ -18,7 +19,14 @@ import orjson
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.api.classify_answer import ALIAS, PATH, classify_uploads, media_type_of
+from service.api.classify_answer import (
+    ALIAS,
+    JSON_MEDIA_TYPE,
+    PATH,
+    b64_uploads,
+    classify_uploads,
+    media_type_of,
+)
 from service.api.context import context_of
 from service.api.deps import ROUTE_KEY_HEADER, check_api_key, resolver_for
 from service.api.middleware import header_value
@@ -72,7 +80,7 @@ async def _read_body(receive: Receive) -> bytes:
 
 
 class FastClassifyMiddleware:
-    """Answers plain raw-image classify calls; passes every other request through."""
+    """Answers plain raw-image and JSON classify calls; passes every other request through."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -85,27 +93,33 @@ class FastClassifyMiddleware:
         media = media_type_of(header_value(scope, b"content-type"))
         params = plain_params(scope.get("query_string", b""))
         services = scope.get("state", {}).get("services")
-        if media not in _MEDIA_TYPES or params is None or not isinstance(services, Services):
+        raw = media in _MEDIA_TYPES
+        lean = raw or media == JSON_MEDIA_TYPE
+        if not lean or params is None or not isinstance(services, Services):
             await self.app(scope, receive, send)
             return
         scope["route"] = route
-        status, headers, body = await self._answer(scope, receive, services, params)
+        status, headers, body = await self._answer(scope, receive, services, params, raw)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     @staticmethod
     async def _answer(
-        scope: Scope, receive: Receive, services: Services, params: ClassifyParams
+        scope: Scope, receive: Receive, services: Services, params: ClassifyParams, raw: bool
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         context = context_of(scope)
         try:
             scheme, _, token = (header_value(scope, b"authorization") or "").partition(" ")
             check_api_key(services.settings, scheme or None, token or None)
-            uploads = [Upload(None, await _read_body(receive))]
+            body = await _read_body(receive)
+            if raw:
+                uploads = [Upload(None, body)]
+            else:
+                uploads = b64_uploads(body, services.settings.max_files_per_request)
             resolver = resolver_for(services, context)
             route_key = header_value(scope, ROUTE_KEY)
             answer = await classify_uploads(
-                resolver, services.settings, uploads, True, params, route_key
+                resolver, services.settings, uploads, raw, params, route_key
             )
         except EXPECTED_ERRORS as exc:  # anything else is the request middleware's to log
             problem = error_response(exc, scope["path"], context.request_id)

@@ -30,8 +30,14 @@ from service.preprocessing.decode import SUPPORTED_MEDIA_TYPES, Draft, decode, p
 
 __all__ = [
     "SUPPORTED_MEDIA_TYPES",
+    "Levels",
     "PreparedImage",
     "check_spec",
+    "chosen_polarity",
+    "finish_levels",
+    "image_levels",
+    "inverts",
+    "levels_top",
     "prepare_image",
 ]
 
@@ -73,31 +79,73 @@ def prepare_image(
     Raises ``ImageTooLargeError``, ``UnsupportedImageFormatError`` or ``ImageDecodeError``
     for bad uploads, ``ValueError`` for an unresolved spec or an unknown polarity.
     """
+    levels = image_levels(data, spec, chosen_polarity(spec, polarity), max_pixels)
+    pixels = finish_levels(levels.levels, spec, dtype)
+    return PreparedImage(
+        pixels,
+        levels.inverted,
+        levels.original_size,
+        levels.format,
+        unscaled=levels.levels,
+        unscaled_max=levels_top(spec),
+    )
+
+
+@dataclass(frozen=True)
+class Levels:
+    """One upload at the model's size and colour, inverted as decided, not yet scaled."""
+
+    levels: NDArray[Any]  # [h, w, channels] on a 0..`levels_top(spec)` scale
+    inverted: bool
+    original_size: tuple[int, int]
+    format: str
+
+
+def chosen_polarity(spec: ImageSpec, polarity: Polarity | None) -> Polarity:
+    """`polarity`, or the spec's when None; ValueError for anything else."""
     chosen = spec.polarity if polarity is None else polarity
     if chosen not in _POLARITIES:
         raise ValueError(f"polarity must be auto, invert or keep, not {chosen!r}")
+    return chosen
+
+
+def levels_top(spec: ImageSpec) -> float:
+    """The top of the levels' scale: the mnist policy works on [0, 1], the others on 0..255."""
+    return 1.0 if spec.resize == "mnist" else 255.0
+
+
+def image_levels(data: bytes, spec: ImageSpec, polarity: Polarity, max_pixels: int) -> Levels:
+    """Every step of `prepare_image` but the scaling, which `finish_levels` applies."""
     if spec.resize == "mnist":
-        return _prepare_mnist(data, spec, chosen, dtype, max_pixels)
-    size, color, how = _resolved(spec)
+        return _mnist_levels(data, spec, polarity, max_pixels)
+    size, color, _ = _resolved(spec)
     image, image_format, original_size = decode(data, max_pixels)
     policy = spec.resize
     picture, placement = resizing.resize(
         to_color(image, color), policy, size, spec.resampling, spec.antialias
     )
     picture = with_channels(picture, color, 255.0)
-    inverted = _inverts(chosen, luminance(upper_median(border(picture))), 255.0)
+    inverted = inverts(polarity, luminance(upper_median(border(picture))), 255.0)
     if inverted:
-        picture = _invert(picture, 255)
+        picture = invert(picture, 255)
     levels = resizing.place(picture, placement, size)
-    pixels = _finish(levels, how, dtype)
-    return PreparedImage(pixels, inverted, original_size, image_format, unscaled=levels)
+    return Levels(levels, inverted, original_size, image_format)
 
 
-def _prepare_mnist(
-    data: bytes, spec: ImageSpec, polarity: Polarity, dtype: str, max_pixels: int
-) -> PreparedImage:
+def finish_levels(levels: NDArray[Any], spec: ImageSpec, dtype: str) -> NDArray[Any]:
+    """Levels of one image or of a whole batch as the model's input: element by element,
+    so a batch gets exactly what each of its images would get alone."""
+    _, _, how = _resolved(spec)
+    if levels_top(spec) == 255.0:
+        return _finish(levels, how, dtype)
+    if how == "unit" and (dtype == "float32" or np.dtype(dtype) == np.float32):
+        return levels  # the mnist policy's [0, 1] floats are already the input
+    return _finish(levels * np.float32(255.0), how, dtype)
+
+
+def _mnist_levels(data: bytes, spec: ImageSpec, polarity: Polarity, max_pixels: int) -> Levels:
     """The mnist policy works on [0, 1] floats throughout, as it always has."""
-    size, color, how = _resolved(spec)
+    size, color, _ = _resolved(spec)
     levels = plain_gray_png(data, size, max_pixels) if color == "gray" else None
     if levels is not None:  # the zoo's usual upload: 8-bit gray at the model's size
         unit, background = mnist.fit_gray_levels(levels)
@@ -106,16 +154,10 @@ def _prepare_mnist(
         draft = Draft(_DRAFT_MODES[color], (size[1], size[0])) if spec.antialias else None
         image, image_format, original_size = decode(data, max_pixels, draft)
         unit, background = mnist.fit(image, size, color, spec.resampling, spec.antialias)
-    inverted = _inverts(polarity, background, 1.0)
+    inverted = inverts(polarity, background, 1.0)
     if inverted:
-        unit = _invert(unit, 1.0)
-    if how == "unit" and (dtype == "float32" or np.dtype(dtype) == np.float32):
-        pixels: NDArray[Any] = unit
-    else:
-        pixels = _finish(unit * np.float32(255.0), how, dtype)
-    return PreparedImage(
-        pixels, inverted, original_size, image_format, unscaled=unit, unscaled_max=1.0
-    )
+        unit = invert(unit, 1.0)
+    return Levels(unit, inverted, original_size, image_format)
 
 
 def _resolved(spec: ImageSpec) -> tuple[tuple[int, int], Color, ScalePreset | CustomScale]:
@@ -124,12 +166,12 @@ def _resolved(spec: ImageSpec) -> tuple[tuple[int, int], Color, ScalePreset | Cu
     return spec.size, spec.color, spec.scale
 
 
-def _inverts(polarity: Polarity, background: float, top: float) -> bool:
+def inverts(polarity: Polarity, background: float, top: float) -> bool:
     """Invert when told to, or (auto) when the background is light: dark ink on paper."""
     return polarity == "invert" or (polarity == "auto" and background > top / 2)
 
 
-def _invert(pixels: NDArray[Any], top: int | float) -> NDArray[Any]:
+def invert(pixels: NDArray[Any], top: int | float) -> NDArray[Any]:
     """`top - v` on the colour channels; an alpha channel (the 4th) is kept.
 
     A Python `top` keeps the array's dtype (255 - bytes stays bytes, 1.0 - float32 stays

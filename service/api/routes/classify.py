@@ -7,23 +7,26 @@ options are validated by `ClassifyParams`; this module reads the request.
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.api.classify_answer import ALIAS, PATH, classify_uploads, media_type_of
+from service.api.classify_answer import (
+    ALIAS,
+    JSON_MEDIA_TYPE,
+    PATH,
+    b64_uploads,
+    classify_uploads,
+    media_type_of,
+)
 from service.api.deps import ResolverDep, RouteKeyDep, SettingsDep
 from service.api.schemas import ClassifyResponse
 from service.config import Settings
 from service.errors import InvalidRequestError, UnsupportedMediaTypeError
 from service.preprocessing.images import SUPPORTED_MEDIA_TYPES
 from service.tasks.classify import ClassifyParams, Upload
-from service.tasks.encoding import decode_b64
 
 router = APIRouter(tags=["inference"])
-
-JSON_MEDIA_TYPE = "application/json"
 
 _IMAGE_SCHEMA = {"type": "string", "format": "binary"}
 _B64_SCHEMA = {
@@ -76,20 +79,6 @@ async def _multipart_uploads(request: Request, limit: int) -> list[Upload]:
         return [Upload(item.filename, await item.read()) for item in files]
     finally:
         await form.close()
-
-
-def b64_uploads(body: bytes, limit: int) -> list[Upload]:
-    """`{"images": [{"b64": "..."}, ...]}` -> uploads (TF Serving's binary convention)."""
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequestError(f"request body is not valid JSON: {exc}") from exc
-    images = document.get("images") if isinstance(document, dict) else None
-    if not isinstance(images, list) or not images:
-        raise InvalidRequestError('send {"images": [{"b64": "<base64 image>"}, ...]}')
-    if len(images) > limit:
-        raise InvalidRequestError(f"at most {limit} images per request, got {len(images)}")
-    return [Upload(None, decode_b64(item, f"images[{i}]")) for i, item in enumerate(images)]
 
 
 async def read_uploads(request: Request, settings: Settings) -> tuple[list[Upload], bool]:

@@ -1,7 +1,12 @@
 """The lean raw-image classify path answers exactly as the FastAPI route does."""
 
+import base64
+import io
+
 import httpx
+import orjson
 import pytest
+from PIL import Image
 
 from service.api.fast_classify import plain_params
 from service.tasks.classify import ClassifyParams
@@ -59,3 +64,42 @@ def test_lean_path_is_counted_under_the_route_template(http):
     classify(http, {"model": "tiny_classifier"})
     metrics = http.get("/metrics").text
     assert 'endpoint="/v1/classify",model="tiny_classifier",protocol="http",status="200"' in metrics
+
+
+def _b64_images(*images: bytes) -> bytes:
+    return orjson.dumps({"images": [{"b64": base64.b64encode(image).decode()} for image in images]})
+
+
+def test_json_b64_lean_and_route_answers_are_identical(http):
+    """Many images, inverted and not, one that Pillow decodes (a 40x30 JPEG)."""
+    jpeg = io.BytesIO()
+    Image.new("L", (40, 30), 230).save(jpeg, "JPEG")
+    images = [png_bytes(value=v, background=b) for v, b in ((90, 0), (20, 240), (255, 10))] * 5
+    body = _b64_images(*images, jpeg.getvalue())
+    base = {"model": "tiny_classifier", "top_k": 3, "return_input": "true"}
+    lean = classify(http, base, body, "application/json")
+    routed = classify(http, {**base, "extra": "1"}, body, "application/json")
+    assert lean.status_code == routed.status_code == 200
+    assert lean.json() == routed.json()
+    assert len(lean.json()["results"]) == 16 and "top_k" not in lean.json()
+    assert [r["inverted"] for r in lean.json()["results"][:3]] == [False, True, False]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (b"{not json", 422, "invalid_request"),
+        (b'{"images": []}', 422, "invalid_request"),
+        (b'{"images": [{"b64": "@@@"}]}', 422, "invalid_request"),
+        (_b64_images(b"not an image"), 400, "undecodable_image"),
+    ],
+)
+def test_json_b64_lean_errors_are_the_routes(http, body, status, code):
+    lean = classify(http, {"model": "tiny_classifier"}, body, "application/json")
+    routed = classify(http, {"model": "tiny_classifier", "extra": "1"}, body, "application/json")
+    assert_problem(lean, status, code)
+    assert_problem(routed, status, code)
+    # Pillow's message names the buffer's address, which differs from call to call
+    same = ("type", "title", "status", "code", "instance")
+    assert [lean.json()[key] for key in same] == [routed.json()[key] for key in same]
+    assert lean.json()["detail"].split(" at 0x")[0] == routed.json()["detail"].split(" at 0x")[0]
