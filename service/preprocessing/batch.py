@@ -78,6 +78,9 @@ def prepare_part(
     Raises what `prepare_image` raises for the first bad upload.
     """
     chosen = chosen_polarity(spec, polarity)
+    if len(datas) == 1:  # the usual request: one image, no array work worth sharing
+        one = image_levels(datas[0], spec, chosen, max_pixels)
+        return Part(one.levels[np.newaxis], [one.inverted], [one.original_size], [one.format])
     grays = _plain_grays(datas, spec, max_pixels)
     plain = [levels for levels in grays if levels is not None]
     if plain and len(plain) == len(datas):  # the digit classifiers' usual request

@@ -16,11 +16,11 @@ from fastapi.responses import Response
 
 from service.api.deps import LifecycleDep, RepositoryDep, ResolverDep, SettingsDep
 from service.api.responses import FastJSONResponse
+from service.api.v2_infer import infer_answer
 from service.config import Settings
 from service.errors import NotReadyError
 from service.protocols import kserve_v2, v2_repository
 from service.protocols.v2_messages import V2InferRequest
-from service.tasks.predict import predict
 
 router = APIRouter(tags=["kserve-v2"])
 health_router = APIRouter(tags=["kserve-v2"])
@@ -118,17 +118,14 @@ async def model_version_ready(
 async def _infer(
     request: Request, resolver: ResolverDep, settings: Settings, name: str, version: int | None
 ) -> Response:
-    model = resolver.get(name, version)
     header_length = request.headers.get(kserve_v2.HEADER_LENGTH)
-    parsed, binary = kserve_v2.parse_request(await request.body(), header_length)
-    decoded = kserve_v2.decode_inputs(parsed, binary)
-    images = kserve_v2.encoded_images(model, decoded, settings.max_files_per_request)
-    outputs = await predict(model, decoded.tensors, images, max_pixels=settings.max_image_pixels)
-    body, json_length = kserve_v2.encode_response(model, parsed, outputs)
+    body, media_type, json_length = await infer_answer(
+        resolver, settings, name, version, await request.body(), header_length
+    )
     if json_length is None:
-        return Response(body, media_type="application/json")
+        return Response(body, media_type=media_type)
     headers = {"Inference-Header-Content-Length": str(json_length)}
-    return Response(body, media_type="application/octet-stream", headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
 
 
 @router.post("/v2/models/{name}/infer", summary="Infer (V2)", openapi_extra=_INFER_BODY)

@@ -2,6 +2,8 @@
 
 import base64
 import io
+import struct
+from typing import Any
 
 import httpx
 import orjson
@@ -9,6 +11,7 @@ import pytest
 from PIL import Image
 
 from service.api.fast_classify import plain_params
+from service.api.routes import kserve_v2 as kserve_v2_routes
 from service.tasks.classify import ClassifyParams
 from tests.service.api.util import assert_problem, png_bytes
 
@@ -103,3 +106,79 @@ def test_json_b64_lean_errors_are_the_routes(http, body, status, code):
     same = ("type", "title", "status", "code", "instance")
     assert [lean.json()[key] for key in same] == [routed.json()[key] for key in same]
     assert lean.json()["detail"].split(" at 0x")[0] == routed.json()["detail"].split(" at 0x")[0]
+
+
+def _v2_binary(images: list[bytes], outputs: list[Any]) -> tuple[bytes, int]:
+    elements = b"".join(struct.pack("<I", len(image)) + image for image in images)
+    header = orjson.dumps({
+        "inputs": [{"name": "image", "shape": [len(images), 1], "datatype": "BYTES",
+                    "parameters": {"binary_data_size": len(elements)}}],
+        "outputs": outputs,
+    })  # fmt: skip
+    return header + elements, len(header)
+
+
+def _infer(http, path, body, header_length=None):
+    headers = {"Content-Type": "application/octet-stream"}
+    if header_length is not None:
+        headers["Inference-Header-Content-Length"] = str(header_length)
+    return http.post(path, content=body, headers=headers)
+
+
+V2_OUTPUTS = [
+    [{"name": "probabilities", "parameters": {"binary_data": False}}],
+    [{"name": "probabilities", "parameters": {"binary_data": True}}],
+    [{"name": "probabilities", "parameters": {"classification": 3}}],
+]
+
+
+@pytest.mark.parametrize("outputs", V2_OUTPUTS)
+@pytest.mark.parametrize("path", ["/v2/models/tiny_classifier/infer",
+                                  "/v2/models/tiny_classifier/versions/1/infer"])  # fmt: skip
+def test_v2_infer_lean_and_route_answers_are_identical(http, path, outputs):
+    """A query string sends the same request to the FastAPI route."""
+    images = [png_bytes(value=v, background=b) for v, b in ((90, 0), (20, 240))] * 8
+    body, header_length = _v2_binary(images, outputs)
+    lean = _infer(http, path, body, header_length)
+    routed = _infer(http, path + "?route=1", body, header_length)
+    assert lean.status_code == routed.status_code == 200
+    assert lean.content == routed.content
+    for name in ("content-type", "content-length", "inference-header-content-length"):
+        assert lean.headers.get(name) == routed.headers.get(name), name
+    metrics = http.get("/metrics").text
+    template = path.replace("tiny_classifier", "{name}").replace("/1/", "/{version}/")
+    assert f'endpoint="{template}",model="tiny_classifier"' in metrics
+
+
+def test_v2_infer_lean_errors_are_the_routes(http):
+    body, header_length = _v2_binary([png_bytes()], V2_OUTPUTS[0])
+    cases = [
+        ("/v2/models/nope/infer", body, header_length, 404, "model_not_found"),
+        ("/v2/models/tiny_classifier/infer", body, len(body) + 1, 422, "invalid_request"),
+        ("/v2/models/tiny_classifier/infer", b"{", None, 422, "invalid_request"),
+        ("/v2/models/tiny_classifier/versions/9/infer", body, header_length, 404, None),
+    ]
+    for path, content, length, status, code in cases:
+        lean = _infer(http, path, content, length)
+        routed = _infer(http, path + "?route=1", content, length)
+        assert lean.status_code == routed.status_code == status, (path, lean.text)
+        if code is not None:
+            assert_problem(lean, status, code)
+        same = ("type", "title", "status", "code", "detail", "instance")
+        assert [lean.json()[key] for key in same] == [routed.json()[key] for key in same]
+
+
+def test_a_plain_v2_infer_never_reaches_the_fastapi_route(http, monkeypatch):
+    routed = []
+
+    async def recording(request, *args):
+        routed.append(request.url.path)
+        return await original(request, *args)
+
+    original = kserve_v2_routes._infer
+    monkeypatch.setattr(kserve_v2_routes, "_infer", recording)
+    body, header_length = _v2_binary([png_bytes()], V2_OUTPUTS[0])
+    assert _infer(http, "/v2/models/tiny_classifier/infer", body, header_length).status_code == 200
+    assert routed == []
+    assert _infer(http, "/v2/models/tiny_classifier/infer?x=1", body, header_length).is_success
+    assert routed == ["/v2/models/tiny_classifier/infer"]
