@@ -66,6 +66,7 @@ class Point:
     batches: str = ""
     mean_batch: float = 0.0
     note: str = ""
+    alone_images_per_s: float = 0.0  # bulk rows: the model alone, measured just before
 
 
 @dataclass
@@ -231,6 +232,8 @@ def measure(
     target = spec.targets[scenario]
     point = Point(spec.name, scenario, concurrency)
     wrk.warm_up(base, target, concurrency, options.warmup_s)
+    if scenario in bulk.CLASSIFIERS:  # the same moment's load, our server idle meanwhile
+        point.alone_images_per_s = _alone(scenario, options)
     model = CLASSIFIERS.get(scenario, "")
     metrics_url = base + spec.metrics_path if spec.metrics_path and model else ""
     metrics_before = _scrape_workers(metrics_url, spec.workers) if metrics_url else {}
@@ -305,39 +308,27 @@ def raw_generator(options: Options) -> Point:
     return Point("raw-generator", "generate16", 1, rps=round(images_per_s / 16, 1))
 
 
-def raw_classifiers(options: Options, scratch: Path, server: str) -> list[Point]:
-    """Each bulk model's signature alone at batch 64: rps is batches/s, x64 images/s."""
-    points = []
-    for model in bulk.MODELS:
-        scenario = bulk.raw_scenario(model)
-        try:
-            images_per_s = bulk.raw_images_per_s(
-                MAIN_PYTHON, APPS, model, DATA, scratch, max(2.0, options.duration_s)
-            )
-        except (RuntimeError, subprocess.SubprocessError) as exc:
-            points.append(Point(server, scenario, bulk.IMAGES, note=str(exc)[:200]))
-            continue
-        rps = round(images_per_s / bulk.IMAGES, 1)
-        points.append(Point(server, scenario, bulk.IMAGES, rps=rps))
-        logger.info("%s alone at batch %d: %.0f images/s", model.name, bulk.IMAGES, images_per_s)
-    return points
+def _alone(scenario: str, options: Options) -> float:
+    """The bulk model's signature alone at batch 64, in images/s (0 when it failed)."""
+    model, scratch = bulk.model_of(scenario), options.out / "bodies"
+    try:
+        seconds = max(2.0, options.duration_s)
+        return round(bulk.raw_images_per_s(MAIN_PYTHON, APPS, model, DATA, scratch, seconds), 1)
+    except (RuntimeError, subprocess.SubprocessError) as exc:
+        logger.warning("%s alone failed: %s", model.name, exc)
+        return 0.0
 
 
 def run_all(options: Options) -> list[Point]:
     options.out.mkdir(parents=True, exist_ok=True)
     scratch = options.out / "bodies"
     points: list[Point] = []
-    bulk_rows = report.OURS in options.servers and options.wants("bulk")
-    if bulk_rows:  # the model alone before and after our servers: the load may change
-        points += raw_classifiers(options, scratch, bulk.RAW_SERVERS[0])
     for spec in specs(options, scratch):
         if spec.selected(options.servers):
             points += run_server(spec, options, options.out)
             (options.out / "results.json").write_text(
                 json.dumps([asdict(p) for p in points], indent=1)
             )
-    if bulk_rows:
-        points += raw_classifiers(options, scratch, bulk.RAW_SERVERS[1])
     if report.OURS in options.servers and options.wants("generate16"):
         points.append(raw_generator(options))
     (options.out / "results.json").write_text(json.dumps([asdict(p) for p in points], indent=1))
