@@ -3,6 +3,7 @@
 import time
 
 from bench.scale.faults.base import Harness, Quiet, mib
+from bench.scale.loadgen.records import cpu_share
 from bench.scale.report import Row, count
 from bench.scale.stack import Load, Replica, Stack
 
@@ -81,7 +82,8 @@ class LoadRows(Harness):
         while load.elapsed() < self.plan.duration_s:
             time.sleep(1.0)
             peak = max(peak, sum(self.stack.memory_bytes(r.id) for r in targets))
-        counts = count(load.records())
+        records = load.records()
+        counts = count(records)
         time.sleep(10)
         end = sum(self.stack.memory_bytes(r.id) for r in targets)
         after_row, after = self._c64(port, f"none (c=64 {where}, after)")
@@ -91,7 +93,8 @@ class LoadRows(Harness):
             f"goodput {counts.ok_per_s} 200s/s vs {reference:.1f} at c=64 (mean of "
             f"{before.ok_per_s} before and {after.ok_per_s} after: "
             f"{counts.ok_per_s / max(reference, 1e-9):.0%}); p99 {counts.p99_s:.2f} s; "
-            f"memory {mib(start)} -> peak {mib(peak)} -> {mib(end)} MiB 10 s after"
+            f"memory {mib(start)} -> peak {mib(peak)} -> {mib(end)} MiB 10 s after; "
+            f"load generator CPU {cpu_share(records):.0%} of a core"
         )
         row.require(counts.failed == 0, f"{counts.failed} answers were not 200 or 503+Retry-After")
         row.require(counts.max_s < 10, f"a request took {counts.max_s} s")

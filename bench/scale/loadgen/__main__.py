@@ -11,8 +11,10 @@ written as JSON with ``--out`` and a summary printed.
 import argparse
 import asyncio
 import json
+import resource
 import signal
 import sys
+import time
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -83,6 +85,11 @@ async def _main(args: argparse.Namespace) -> Records:
     )
 
 
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
     if args.slow:
@@ -92,7 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.out.write_text(json.dumps(results))
         print(json.dumps({"slow_clients": len(results)}))
         return 0
+    cpu_before, wall_before = _cpu_s(), time.monotonic()
     records = run_fast(_main(args))
+    records.cpu_s, records.wall_s = _cpu_s() - cpu_before, time.monotonic() - wall_before
     if args.out:
         args.out.write_text(json.dumps(records.to_json()))
     print(json.dumps(summarize(records)))

@@ -56,6 +56,10 @@ class Records:
     version: "array[int]" = field(default_factory=lambda: array("i"))  # model version, 0
     replicas: list[str] = field(default_factory=list)
     began_at: float = 0.0  # wall clock (time.time()) when the run began
+    # The client's own CPU over the run (user + system s) and the run's wall time (s):
+    # the generator shares the machine's cores with what it loads.
+    cpu_s: float = 0.0
+    wall_s: float = 0.0
 
     def add(
         self,
@@ -88,6 +92,8 @@ class Records:
     def to_json(self) -> dict[str, Any]:
         return {
             "began_at": self.began_at,
+            "cpu_s": round(self.cpu_s, 3),
+            "wall_s": round(self.wall_s, 3),
             "replicas": self.replicas,
             "started": [round(v, 4) for v in self.started],
             "latency": [round(v, 5) for v in self.latency],
@@ -99,7 +105,12 @@ class Records:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Records":
-        records = cls(replicas=list(data["replicas"]), began_at=float(data["began_at"]))
+        records = cls(
+            replicas=list(data["replicas"]),
+            began_at=float(data["began_at"]),
+            cpu_s=float(data.get("cpu_s", 0.0)),
+            wall_s=float(data.get("wall_s", 0.0)),
+        )
         records.started.extend(data["started"])
         records.latency.extend(data["latency"])
         records.status.extend(data["status"])
@@ -107,6 +118,11 @@ class Records:
         records.replica.extend(data["replica"])
         records.version.extend(data["version"])
         return records
+
+
+def cpu_share(records: Records) -> float:
+    """The client's CPU over its run, as a share of one core."""
+    return records.cpu_s / records.wall_s if records.wall_s else 0.0
 
 
 def summarize(records: Records) -> dict[str, Any]:
