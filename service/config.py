@@ -60,6 +60,9 @@ class Settings(BaseSettings, RuntimeSettings):
     max_active_requests: PositiveInt = 128
     max_waiting_requests: PositiveInt = 4096
     admission_timeout_s: float = Field(default=5.0, gt=0)
+    # Connections read from at once (per process); the others keep their next request
+    # unread in the kernel until one of these is answered (`service.server.read_gate`).
+    max_reading_connections: PositiveInt = 512
 
     # The gRPC server (KServe V2, TF Serving, health, reflection) in the same process;
     # 0 turns it off. Its message limit must take what the HTTP body limit takes.

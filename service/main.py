@@ -9,7 +9,6 @@ uvicorn's wait for open connections, gRPC's for its calls in progress, which it 
 after refusing new ones, and the repository's drain).
 """
 
-import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -34,6 +33,8 @@ from service.ports import Repository
 from service.rpc.server import start_rpc_server, stop_rpc_server
 from service.runtime.repository import ModelRepository
 from service.server.access_log import AccessLog
+from service.server.heap import settle_startup_heap
+from service.server.read_gate import ReadGate
 from service.server.services import Lifecycle, LifespanState, Services
 
 logger = logging.getLogger(__name__)
@@ -62,14 +63,11 @@ def _lifespan(
         except BaseException:
             await repository.stop(0)
             raise
-        # TensorFlow and the loaded graphs leave millions of long-lived objects; a full
-        # collection walking them stalls every request for ~0.2 s. Freezing them takes
-        # them out of the collector's reach; new garbage is still collected.
-        gc.collect()
-        gc.freeze()
+        settle_startup_heap()
         logger.info("models loaded", extra={"fields": {"models": repository.names()}})
+        read_gate = ReadGate(settings.max_reading_connections, settings.admission_timeout_s)
         try:
-            yield {"services": services}
+            yield {"services": services, "read_gate": read_gate}
         finally:
             lifecycle.begin_stopping()
             budget = lifecycle.drain_budget(settings.drain_timeout_s)

@@ -12,6 +12,7 @@ from typing import TypedDict
 from service.config import Settings
 from service.metrics import ServiceMetrics
 from service.ports import Repository
+from service.server.read_gate import ReadGate
 
 
 @dataclass
@@ -46,6 +47,11 @@ class Services:
 
 
 class LifespanState(TypedDict):
-    """The lifespan state Starlette copies into every request's `request.state`."""
+    """The lifespan state Starlette copies into every request's `request.state`.
+
+    uvicorn also hands it to each connection's protocol, which is how the connections
+    find the process's `ReadGate`.
+    """
 
     services: Services
+    read_gate: ReadGate
