@@ -84,6 +84,9 @@ class _GatedReading(_Protocol):
     def is_closing(self) -> bool:
         return self.transport.is_closing()
 
+    def has_request_in_progress(self) -> bool:
+        return self.cycle is not None and not self.cycle.response_complete
+
 
 class NoDelayH11Protocol(_GatedReading, H11Protocol):
     pass

@@ -147,6 +147,24 @@ def test_a_closed_reading_connection_lets_the_next_one_read(clients):
     assert app.read == ["/first", "/second"]
 
 
+def test_a_connection_without_a_request_gives_its_turn_to_one_waiting(clients):
+    app = HeldApp(ReadGate(limit=1, max_wait_s=60, idle_turn_s=0.3))
+    with served(app) as port:
+        idle, waiting = connect(port, clients), connect(port, clients)
+        idle.sendall(b"POST /idle HTTP/1.1\r\nhost: t\r\n")  # half its headers, then nothing
+        waiting.sendall(request("/waiting"))
+        started = time.monotonic()
+        wait_until_read(app, 1)
+        assert app.read == ["/waiting"]
+        assert 0.2 <= time.monotonic() - started < 5
+        app.finish("/waiting")
+        assert answer_of(waiting, "/waiting").startswith(b"HTTP/1.1 200 OK")
+        idle.sendall(b"content-length: 4\r\n\r\nbody")  # its turn comes back
+        wait_until_read(app, 2)
+        app.finish("/idle")
+        assert answer_of(idle, "/idle").startswith(b"HTTP/1.1 200 OK")
+
+
 def test_a_connection_waiting_longer_than_the_longest_wait_is_read_over_the_limit(clients):
     app = HeldApp(ReadGate(limit=1, max_wait_s=0.3))
     with served(app) as port:
