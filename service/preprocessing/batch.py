@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from service.card import ImageSpec, Polarity
-from service.preprocessing.decode import plain_gray_png
+from service.preprocessing.decode import plain_gray_pngs
 from service.preprocessing.images import (
     Levels,
     PreparedImage,
@@ -122,7 +122,7 @@ def _plain_grays(
     """Each upload's [h, w] bytes when it is a plain gray PNG at a gray mnist spec's size."""
     if spec.resize != "mnist" or spec.color != "gray" or spec.size is None:
         return [None] * len(datas)
-    return [plain_gray_png(data, spec.size, max_pixels) for data in datas]
+    return plain_gray_pngs(list(datas), spec.size, max_pixels)
 
 
 def _fit_grays(stacked: NDArray[np.uint8], polarity: Polarity) -> Part:

@@ -151,6 +151,45 @@ def plain_gray_png(data: bytes, size: tuple[int, int], max_pixels: int) -> NDArr
     return None if pixels is None else pixels.reshape(size)
 
 
+def plain_gray_pngs(
+    datas: list[bytes], size: tuple[int, int], max_pixels: int
+) -> list[NDArray[np.uint8] | None]:
+    """`plain_gray_png` for many uploads at once, with its per-call checks done once.
+
+    Exactly the uploads `plain_gray_png` accepts are decoded, to the same bytes: the
+    IHDR must say 8-bit gray of this size, not interlaced, and no chunk before the
+    first IDAT may carry transparency, text or EXIF.
+    """
+    height, width = size
+    if pyspng is None or height * width > max_pixels:
+        return [None] * len(datas)
+    header = PNG_SIGNATURE + b"\x00\x00\x00\x0dIHDR" + struct.pack(">II", width, height)
+    found: list[NDArray[np.uint8] | None] = []
+    for data in datas:
+        pixels = None
+        plain = len(data) > 28 and data.startswith(header)
+        if plain and data[24] == 8 and data[25] == 0 and data[28] == 0:
+            pixels = _spng_pixels(data, (width, height, "L")) if _before_idat(data) else None
+        found.append(None if pixels is None else pixels.reshape(size))
+    return found
+
+
+def _before_idat(data: bytes) -> bool:
+    """Whether an IDAT comes before any chunk that makes a PNG not plain (`_NOT_PLAIN`)."""
+    offset, end = 8, len(data)
+    while offset + 8 <= end:
+        length, kind = _CHUNK.unpack_from(data, offset)
+        if kind in _NOT_PLAIN:
+            return False
+        if kind == b"IDAT":
+            return True
+        offset += 12 + length
+    return False
+
+
+_CHUNK = struct.Struct(">I4s")
+
+
 def _spng_decode(data: bytes, plain: tuple[int, int, str]) -> Any:
     """The pixels as a Pillow image, or None for Pillow to try (and word any error)."""
     pixels = _spng_pixels(data, plain)

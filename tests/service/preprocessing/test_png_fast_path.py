@@ -3,6 +3,8 @@
 import importlib.util
 import io
 import re
+import struct
+import zlib
 from typing import Any
 
 import numpy as np
@@ -130,3 +132,48 @@ def test_the_gray_fast_path_takes_only_plain_gray_pngs_at_the_models_size():
     assert decoding.plain_gray_png(gray, (28, 28), 100) is None  # over the pixel limit
     assert decoding.plain_gray_png(_png("RGB", (28, 28)), (28, 28), 10**6) is None
     assert decoding.plain_gray_png(_png("L", (28, 28), transparency=0), (28, 28), 10**6) is None
+
+
+def test_many_gray_uploads_are_judged_and_decoded_as_one_at_a_time():
+    """`plain_gray_pngs` accepts exactly what `plain_gray_png` accepts, to the same bytes."""
+    gray = Image.fromarray(np.arange(784, dtype=np.uint16).reshape(28, 28).astype(np.uint8), "L")
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Comment", "hello")
+    variants: list[tuple[Image.Image, dict[str, Any]]] = [
+        (gray, {}), (gray, {"optimize": True}), (gray, {"compress_level": 0}),
+        (gray, {"transparency": 3}), (gray, {"pnginfo": text}), (gray, {"interlace": 1}),
+        (gray.convert("RGB"), {}), (gray.convert("P"), {}), (gray.resize((28, 27)), {}),
+        (Image.fromarray(np.full((28, 28), 999, np.uint16)), {}),
+    ]  # fmt: skip
+    uploads = []
+    for image, options in variants:
+        out = io.BytesIO()
+        image.save(out, "PNG", **options)
+        uploads.append(out.getvalue())
+    good = uploads[0]
+    uploads += [good[:-30], good[:60], good[:28], good[:24], b"", b"GIF89a", good[:33] + b"\0" * 9]
+    batch = decoding.plain_gray_pngs(uploads, (28, 28), 10**6)
+    assert sum(pixels is not None for pixels in batch) >= 3
+    for index, data in enumerate(uploads):
+        alone, together = decoding.plain_gray_png(data, (28, 28), 10**6), batch[index]
+        if alone is None or together is None:
+            assert alone is None and together is None, index
+        else:
+            assert together.tobytes() == alone.tobytes(), index
+    assert decoding.plain_gray_pngs(uploads[:3], (28, 28), 700) == [None] * 3
+
+
+def test_an_interlaced_gray_png_is_left_to_pillow_by_both():
+    """Pillow cannot write Adam7; a 1x1 picture is the same bytes either way, so setting
+    the flag (and the IHDR's CRC) makes a valid interlaced PNG libspng would decode."""
+    out = io.BytesIO()
+    import pyspng
+
+    Image.new("L", (1, 1), 77).save(out, "PNG")
+    data = bytearray(out.getvalue())
+    data[28] = 1
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    interlaced = bytes(data)
+    assert pyspng.load(interlaced).tolist() == [[77]]
+    assert decoding.plain_gray_png(interlaced, (1, 1), 10) is None
+    assert decoding.plain_gray_pngs([interlaced], (1, 1), 10) == [None]
