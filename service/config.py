@@ -62,7 +62,7 @@ class Settings(BaseSettings, RuntimeSettings):
     admission_timeout_s: float = Field(default=5.0, gt=0)
     # Connections read from at once (per process); the others keep their next request
     # unread in the kernel until one of these is answered (`service.server.read_gate`).
-    max_reading_connections: PositiveInt = 512
+    max_reading_connections: PositiveInt = 2048
 
     # The gRPC server (KServe V2, TF Serving, health, reflection) in the same process;
     # 0 turns it off. Its message limit must take what the HTTP body limit takes.
