@@ -58,6 +58,7 @@ class Model(Protocol):
         *,
         timeout_s: float | None = None,
         trusted: bool = False,
+        off_loop: bool = False,
     ) -> dict[str, NDArray[Any]]: ...
 
 

@@ -112,13 +112,19 @@ class DynamicBatcher:
         batches = math.ceil((self._queued_rows + 1) / self._settings.max_batch_size)
         return max(0.001, batches * self._batch_seconds / self._settings.inference_threads)
 
-    def submit(self, inputs: Arrays, rows: int, timeout_s: float) -> "asyncio.Future[Outputs]":
-        """Queue ``rows`` rows (at most ``max_batch_size``); the future gets their outputs."""
+    def submit(
+        self, inputs: Arrays, rows: int, timeout_s: float, *, off_loop: bool = False
+    ) -> "asyncio.Future[Outputs]":
+        """Queue ``rows`` rows (at most ``max_batch_size``); the future gets their outputs.
+
+        ``off_loop`` rows run on an inference thread even when the model is fast enough to
+        run on the event loop.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Outputs] = loop.create_future()
         now = loop.time()
-        request = QueuedRequest(inputs, rows, future, now, now + timeout_s)
-        if self._may_run_at_once(rows):
+        request = QueuedRequest(inputs, rows, future, now, now + timeout_s, off_loop)
+        if not off_loop and self._may_run_at_once(rows):
             # What a worker would do on its next turn, done now: no timer, no wake-up, no
             # extra loop iteration, and the caller's await finds the answer ready.
             self._turn_taken = True
@@ -215,7 +221,7 @@ class DynamicBatcher:
             batch, rows = self._take()
             if not batch:
                 continue
-            if self._may_run_inline(rows):
+            if self._may_run_inline(rows) and not batch[0].off_loop:
                 self._run_inline(batch)
             else:
                 await self._run(batch, rows)

@@ -19,7 +19,7 @@ Outputs = dict[str, NDArray[Any]]
 class QueuedRequest:
     """One caller's rows waiting in the queue, with its future and deadline."""
 
-    __slots__ = ("deadline", "dropped", "enqueued", "future", "inputs", "rows")
+    __slots__ = ("deadline", "dropped", "enqueued", "future", "inputs", "off_loop", "rows")
 
     def __init__(
         self,
@@ -28,12 +28,14 @@ class QueuedRequest:
         future: "asyncio.Future[Outputs]",
         enqueued: float,
         deadline: float,
+        off_loop: bool = False,
     ) -> None:
         self.inputs = inputs
         self.rows = rows
         self.future = future
         self.enqueued = enqueued
         self.deadline = deadline
+        self.off_loop = off_loop  # never run on the event loop, however fast the model
         self.dropped = False  # expired while queued; already taken off the counters
 
 

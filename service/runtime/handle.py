@@ -73,12 +73,15 @@ class ModelHandle:
         *,
         timeout_s: float | None = None,
         trusted: bool = False,
+        off_loop: bool = False,
     ) -> Outputs:
         """Run a batch of N >= 1 rows through the dynamic batcher; return N rows per output.
 
         ``trusted`` inputs were built by the service from this model's own spec (decoded
         images): names, dtype, shape and finiteness hold by construction, so the checks
-        a client's tensors need (~20 us) are skipped.
+        a client's tensors need (~20 us) are skipped. ``off_loop`` calls never run on the
+        event loop, however fast the model (a shadow call must not hold up the next
+        primary request while the other core is free).
 
         Raises ``InvalidInputError``, ``QueueFullError``, ``DeadlineExceededError``,
         ``ServiceStoppingError`` or ``ModelNotReadyError`` (version unloaded).
@@ -100,7 +103,7 @@ class ModelHandle:
         self._idle.clear()
         try:
             if rows <= self._max_rows:
-                return await self._batcher.submit(arrays, rows, timeout)
+                return await self._batcher.submit(arrays, rows, timeout, off_loop=off_loop)
             return await self._infer_chunks(arrays, rows, timeout)
         finally:
             self._leases -= 1

@@ -77,13 +77,18 @@ class ShadowedModel:
         *,
         timeout_s: float | None = None,
         trusted: bool = False,
+        off_loop: bool = False,
     ) -> dict[str, NDArray[Any]]:
-        outputs = await self.primary.infer(inputs, timeout_s=timeout_s, trusted=trusted)
+        outputs = await self.primary.infer(
+            inputs, timeout_s=timeout_s, trusted=trusted, off_loop=off_loop
+        )
         trust = trusted and self._trust_shadow
         shadow = self.shadow
 
         async def run_shadow() -> Mapping[str, NDArray[Any]]:
-            return await shadow.infer(inputs, trusted=trust)
+            # On an inference thread: run on the event loop (a fast model, idle), the
+            # shadow's compute would hold up the primary's next request.
+            return await shadow.infer(inputs, trusted=trust, off_loop=True)
 
         binding = self.primary.spec.classify
         rollout = self._rollout

@@ -47,6 +47,7 @@ class FakeModel:
     device: str = "/CPU:0"
     error: Exception | None = None
     calls: list[Mapping[str, np.ndarray]] = field(default_factory=list)
+    off_loop_calls: list[bool] = field(default_factory=list)  # each call's off_loop
 
     @property
     def card(self) -> ModelCard:
@@ -70,8 +71,10 @@ class FakeModel:
         *,
         timeout_s: float | None = None,
         trusted: bool = False,
+        off_loop: bool = False,
     ):
         self.calls.append(inputs)
+        self.off_loop_calls.append(off_loop)
         if self.error is not None:
             raise self.error
         for name, value in inputs.items():

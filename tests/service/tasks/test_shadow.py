@@ -37,9 +37,9 @@ def contrarian(version: int) -> FakeModel:
 
 
 class SlowModel(FakeModel):
-    async def infer(self, inputs, *, timeout_s=None, trusted=False):
+    async def infer(self, inputs, *, timeout_s=None, trusted=False, off_loop=False):
         await asyncio.sleep(1.0)
-        return await super().infer(inputs, timeout_s=timeout_s, trusted=trusted)
+        return await super().infer(inputs, timeout_s=timeout_s, trusted=trusted, off_loop=off_loop)
 
 
 def slow_classifier(version: int) -> SlowModel:
@@ -71,6 +71,8 @@ def test_answers_come_from_the_primary_and_agreement_is_counted_per_row(shadow, 
     expected = primary.run(brightness(64))
     np.testing.assert_array_equal(outputs["probabilities"], expected["probabilities"])
     assert len(primary.calls) == 1 and len(shadow.calls) == 1
+    assert primary.off_loop_calls == [False]  # the shadow's compute stays off the loop
+    assert shadow.off_loop_calls == [True]
     assert observer.rows(outcome) == 64 and observer.rows("error") == 0
     assert rollout.shadows.agreement() == (1.0 if outcome == "agree" else 0.0)
     report = rollout.shadows.report()
