@@ -110,6 +110,10 @@ class RolloutRows(Harness):
             self._step(replicas, model_dir, canary, flip, body)
             time.sleep(max(3.0, self.plan.duration_s / 3))  # canary answers to count
             self._step(replicas, model_dir, promote, flip, body)
+            # Answers after every worker's promise (two polls from the write) to judge:
+            # a replica's probes may all reach one of its workers (SO_REUSEPORT), while the
+            # other is still within its own poll.
+            time.sleep(max(0.0, flip.marks["promote"] + budget + 3.0 - time.time()))
             loaded = max(flip.follow["loaded"].values())
             followed = "; ".join(_times(step.name, flip.follow[step.name]) for step in steps)
             return (
@@ -130,7 +134,7 @@ class RolloutRows(Harness):
         for step in steps:
             slowest = max(flip.follow.get(step.name, {}).values(), default=math.inf)
             row.require(slowest <= budget, f"{step.name}: a replica followed after {slowest:.1f} s")
-        _require_versions(row, records, flip, old, new)
+        _require_versions(row, records, flip, (old, new), budget)
         return row
 
     def _step(
@@ -259,12 +263,16 @@ def _times(name: str, follow: dict[str, float]) -> str:
     return f"{name}: {each}"
 
 
-def _require_versions(row: Row, records: Records, flip: Flip, old: int, new: int) -> None:
-    """Through the balancer: only v``old`` answered until the canary file was written,
-    about CANARY_PERCENT% v``new`` once every replica followed it, only v``new`` once
-    every replica followed the promotion, and never another version."""
+def _require_versions(
+    row: Row, records: Records, flip: Flip, versions: tuple[int, int], budget: float
+) -> None:
+    """Through the balancer: only the old version answered until the canary file was
+    written, about CANARY_PERCENT% the new one once every replica was seen following it,
+    only the new one from two polls (``budget``) after the promotion, when every worker
+    of every replica has read it, and never another version."""
+    old, new = versions
     canary_from = flip.marks["canary"] + max(flip.follow["canary"].values())
-    promoted = flip.marks["promote"] + max(flip.follow["promote"].values())
+    promoted = flip.marks["promote"] + budget
     strange, before, after, canary = set(), set(), set(), []
     for sent, latency, status, version in zip(
         records.started, records.latency, records.status, records.version, strict=True
@@ -282,6 +290,7 @@ def _require_versions(row: Row, records: Records, flip: Flip, old: int, new: int
             after.add(version)
     row.require(not strange, f"answers from version(s) {sorted(strange)}")
     row.require(before <= {old}, f"before the canary file, answers from {sorted(before)}")
+    row.require(bool(after), "no answers after the promotion to judge")
     row.require(after <= {new}, f"after the promotion, answers from {sorted(after)}")
     share, expected = sum(canary) / max(len(canary), 1), CANARY_PERCENT / 100
     spread = 4 * math.sqrt(expected * (1 - expected) / max(len(canary), 1))
