@@ -51,6 +51,7 @@ LABELS = {"stable": 1, "canary": 2}
 ROLLOUTS: dict[str, dict[str, Any] | None] = {
     "mlp_two_versions": None,
     "mlp_traffic": {"version_labels": LABELS, "traffic": {"stable": 50, "canary": 50}},
+    "mlp_canary": {"version_labels": LABELS, "traffic": {"stable": 90, "canary": 10}},
     "mlp_shadow": {
         "version_labels": LABELS,
         "traffic": {"stable": 100},
