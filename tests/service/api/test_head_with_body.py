@@ -4,20 +4,19 @@ import asyncio
 import socket
 import struct
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
-import uvicorn
 
 from service.api.head_with_body import OneSendTransport
-from service.api.tcp_nodelay import NoDelayHttpToolsProtocol
+from tests.service.api.uvicorn_thread import served_in_thread
 
 STREAM_BODY = threading.Event()  # /stream sends its body only once a test sets this
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 5\r\n\r\n"
 CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 TCPI_DATA_SEGS_IN = 152  # offset in struct tcp_info (linux/tcp.h, since Linux 4.6)
 
@@ -97,28 +96,8 @@ async def sized_or_streamed(scope: dict[str, Any], receive: Any, send: Any) -> N
 
 @contextmanager
 def served() -> Iterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        sized_or_streamed,
-        http=NoDelayHttpToolsProtocol,
-        log_config=None,
-        access_log=False,
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
+    with served_in_thread(sized_or_streamed, lifespan="off") as port:
+        yield port
 
 
 def post(path: str, body: bytes, extra: bytes = b"") -> bytes:

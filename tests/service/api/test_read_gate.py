@@ -4,17 +4,16 @@ closes, and is read anyway once it has waited the gate's longest wait."""
 
 import asyncio
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
-import uvicorn
 
-from service.api.tcp_nodelay import READ_GATE_STATE_KEY, NoDelayHttpToolsProtocol
+from service.api.tcp_nodelay import READ_GATE_STATE_KEY
 from service.server.read_gate import ReadGate
+from tests.service.api.uvicorn_thread import served_in_thread
 
 
 class HeldApp:
@@ -50,24 +49,12 @@ class HeldApp:
 
 @contextmanager
 def served(app: HeldApp) -> Iterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, http=NoDelayHttpToolsProtocol, log_config=None, access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        for path in list(app.release):
-            app.finish(path)
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
+    with served_in_thread(app) as port:
+        try:
+            yield port
+        finally:  # held requests answered before the server stops
+            for path in list(app.release):
+                app.finish(path)
 
 
 def request(path: str) -> bytes:
