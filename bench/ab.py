@@ -30,7 +30,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from bench import procs, wrk
+from bench import bulk, procs, wrk
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,17 @@ ROLLOUTS: dict[str, dict[str, Any] | None] = {
     },
 }
 TARGETS.update(dict.fromkeys(ROLLOUTS, TARGETS["mlp"]))
+# The bulk scenarios (64 images a request, JSON or V2 binary): bodies built per run.
+SCENARIOS = (*TARGETS, *bulk.SCENARIOS)
+
+
+def target_of(scenario: str, scratch: Path) -> wrk.Target:
+    """What ``scenario`` sends; a bulk scenario's body is written under ``scratch`` once."""
+    if scenario in TARGETS:
+        return TARGETS[scenario]
+    if not (scratch / "bulk").exists():
+        TARGETS.update(bulk.targets(DATA, scratch / "bulk"))
+    return TARGETS[scenario]
 
 
 @dataclass(frozen=True)
@@ -141,7 +152,8 @@ def measure(
                     try:
                         for scenario, connections in group:
                             key = f"{scenario} c={connections}"
-                            result = point(base_url, scenario, connections, options)
+                            target = target_of(scenario, scratch)
+                            result = point(base_url, scenario, target, connections, options)
                             results.setdefault((side.label, key), []).append(result)
                             logger.info(
                                 "%s %s round %d: %.0f req/s, p50 %.2f ms, p99 %.1f ms, "
@@ -155,10 +167,13 @@ def measure(
 
 
 def point(
-    base_url: str, scenario: str, connections: int, options: argparse.Namespace
+    base_url: str,
+    scenario: str,
+    target: wrk.Target,
+    connections: int,
+    options: argparse.Namespace,
 ) -> wrk.WrkResult:
     """One scenario at one concurrency: warm-up, then the measured run."""
-    target = TARGETS[scenario]
     wrk.warm_up(base_url, target, connections, options.warmup_s)
     shadow = ROLLOUTS.get(scenario) or {}
     before = shadow_counts(base_url) if "shadow" in shadow else None
@@ -208,7 +223,7 @@ def main() -> None:
     parser.add_argument("--base", required=True, help="git revision to compare against")
     parser.add_argument("--head", default=None, help="git revision (default: this checkout)")
     parser.add_argument(
-        "--scenarios", default="mlp,cnn,generate16", help=f"some of {', '.join(TARGETS)}"
+        "--scenarios", default="mlp,cnn,generate16", help=f"some of {', '.join(SCENARIOS)}"
     )
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument(

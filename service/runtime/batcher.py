@@ -21,6 +21,9 @@ When to dispatch:
   0.1 ms, more than such a call, and with nothing else queued or running there is
   nobody for the loop to serve meanwhile. Slower models, batches and busy models
   always use the thread.
+* A full batch queued while every inference thread is busy goes to the pool at once,
+  behind the running batch: the thread need not wait for the loop, which may be busy
+  preparing a 64-image upload when a batch ends. One such batch at most.
 * A batch is padded to the next of ``batch_sizes`` (repeating its last row), the
   shapes the model was warmed up with, and the padding is sliced off the outputs.
 
@@ -30,12 +33,14 @@ with ``QueueFullError``; one still queued when its timeout passes fails with
 """
 
 import asyncio
+import functools
 import logging
 import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from typing import Any
 
 from service.runtime.batches import Arrays, Outputs, QueuedRequest, collate, distribute, fail_all
 from service.runtime.errors import (
@@ -84,6 +89,7 @@ class DynamicBatcher:
         # clients a timer each was 3% of the event loop's time.
         self._watchdog: asyncio.TimerHandle | None = None
         self._watchdog_at = math.inf
+        self._ahead: asyncio.Future[tuple[Outputs, float]] | None = None
 
     @property
     def queued_rows(self) -> int:
@@ -140,6 +146,7 @@ class DynamicBatcher:
         self._queued_requests += 1
         self._observer.queue_depth(self._name, self._version, self._queued_rows)
         self._wake()
+        self._run_ahead_if_full()
         return future
 
     def fail_queued(self, error: Callable[[], Exception]) -> int:
@@ -301,9 +308,11 @@ class DynamicBatcher:
         inputs = [request.inputs for request in batch]
         self._running += 1
         try:
-            outputs, seconds = await asyncio.get_running_loop().run_in_executor(
+            pending = asyncio.get_running_loop().run_in_executor(
                 self._executor, self._predict_padded, inputs, rows, padded
             )
+            self._run_ahead_if_full()
+            outputs, seconds = await pending
         except asyncio.CancelledError:
             fail_all(batch, ServiceStoppingError())
             raise
@@ -314,6 +323,41 @@ class DynamicBatcher:
         finally:
             self._running -= 1
         self._finish_batch(batch, outputs, rows, padded, seconds)
+
+    def _run_ahead_if_full(self) -> None:
+        """Queue a full batch on the thread pool behind the running ones (module docstring)."""
+        settings = self._settings
+        if (
+            self._ahead is not None
+            or self._running < settings.inference_threads
+            or self._queued_rows < settings.max_batch_size
+        ):
+            return
+        batch, rows = self._take()
+        if not batch:
+            return
+        padded = settings.padded_size(rows)
+        self._running += 1
+        self._ahead = asyncio.get_running_loop().run_in_executor(
+            self._executor, self._predict_padded, [r.inputs for r in batch], rows, padded
+        )
+        self._ahead.add_done_callback(functools.partial(self._ahead_done, batch, rows, padded))
+
+    def _ahead_done(
+        self, batch: list[QueuedRequest], rows: int, padded: int, done: "asyncio.Future[Any]"
+    ) -> None:
+        self._ahead = None
+        self._running -= 1
+        error = ServiceStoppingError() if done.cancelled() else done.exception()
+        if error is not None:
+            logger.error(
+                "batch of %d rows failed on %s v%d: %s", rows, self._name, self._version, error
+            )
+            fail_all(batch, error)
+        else:
+            outputs, seconds = done.result()
+            self._finish_batch(batch, outputs, rows, padded, seconds)
+        self._run_ahead_if_full()
 
     def _finish_batch(
         self, batch: list[QueuedRequest], outputs: Outputs, rows: int, padded: int, seconds: float

@@ -264,3 +264,48 @@ def test_padded_and_warmup_sizes():
     assert settings.warmup_sizes() == (1, 2, 4, 8)
     with pytest.raises(ValueError, match="strictly increasing"):
         fast_settings(batch_sizes=(4, 2))
+
+
+class CountingPool(ThreadPoolExecutor):
+    """A thread pool that counts the batches handed to it."""
+
+    submitted = 0
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        self.submitted += 1
+        return super().submit(*args, **kwargs)
+
+
+def test_a_full_batch_queued_behind_a_running_one_needs_no_turn_of_the_loop():
+    """The inference thread goes from the running batch to the next full one while the
+    event loop is busy (here: blocked outright, as by a big upload's preparation). Rows
+    that do not fill a batch wait for the loop, which may still add to them; once a full
+    batch's worth is queued, the head of the queue goes (queue order is kept: the three
+    rows first, the eight that do not fit beside them next)."""
+    settings = fast_settings()
+    model = FakeModel()
+
+    async def main() -> None:
+        with CountingPool(settings.inference_threads) as pool:
+            batcher = DynamicBatcher(model, settings, pool, name="fake", version=1)
+            batcher.start()
+            try:
+                first = await hold_first_batch(batcher, model)
+                partial = batcher.submit(rows(9.0, 9.0, 9.0), 3, 10)
+                assert pool.submitted == 1  # three rows of eight: they wait
+                full = batcher.submit(rows(*range(1, 9)), 8, 10)
+                assert pool.submitted == 2  # handed over while the first batch runs
+                model.gate.set()
+                deadline = time.monotonic() + 5
+                while len(model.batches) < 2 and time.monotonic() < deadline:
+                    time.sleep(0.001)  # the loop does not turn here
+                assert model.sizes == [1, 4]  # the three rows, padded to four
+                assert (await partial)["total"].tolist() == [27.0] * 3
+                assert (await full)["total"].tolist() == [3.0 * v for v in range(1, 9)]
+                assert model.sizes == [1, 4, 8]
+                await first
+            finally:
+                model.gate.set()
+                await batcher.close()
+
+    asyncio.run(main())
