@@ -1,9 +1,17 @@
 """Shadow traffic: once the primary has answered, the same rows go to the shadow version.
 
-The primary's answer is never delayed, changed or failed by it: a shadow call is a
-task of its own, started after the primary's outputs are in hand, and everything it
-raises ends there (outcome ``error``). At most ``limit`` shadow calls are queued or
-running per process; one more is shed (counted), so at concurrency 1 nothing is.
+The primary's answer is never delayed, changed or failed by it: shadow calls are
+tasks of their own, started after the primary's outputs are in hand, and everything
+they raise ends there (outcome ``error``). At most ``limit`` primary calls are waiting
+for or in a shadow call per process; one more is shed (counted), so at concurrency 1
+nothing is.
+
+Shadow rows are grouped: the rows of primary calls that end within ``linger_s`` of
+each other (up to ``max_rows``) go to the shadow in one call. The shadow's answers are
+only compared, so waiting costs nobody, and one call per group instead of one per
+request is what keeps a shadow at 100% from slowing a lone client's requests: with a
+call each, the shadow's own hops and wake-ups came between the primary's (measured
+with bench.ab: the primary's c=1 p50 0.23 ms without a shadow, 0.37 ms with).
 
 Agreement is counted per row (per image of a 64-image request): a classifier's row
 agrees when its top-1 class is the same; any other model's when every value is within
@@ -17,8 +25,8 @@ import hashlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +39,8 @@ logger = logging.getLogger(__name__)
 SAMPLES_KEPT = 20
 VALUES_SHOWN = 10
 ABSOLUTE_FLOOR = 1e-6
+GROUP_ROWS = 64  # a group is sent once it holds this many rows
+GROUP_LINGER_S = 0.005  # ... or this long after its first
 
 Arrays = Mapping[str, NDArray[Any]]
 
@@ -69,18 +79,49 @@ class ShadowRecord:
 
 @dataclass(frozen=True)
 class ShadowJob:
-    """One primary call to repeat on the shadow version and compare."""
+    """One primary call to repeat on the shadow version and compare.
+
+    ``run`` calls the shadow on the inputs it is given: this job's, or a group's.
+    Jobs whose ``group_key`` is equal may be sent in one call.
+    """
 
     model: str
     primary: int
     shadow: int
     inputs: Arrays
     expected: Arrays
-    run: Callable[[], Awaitable[Arrays]]
+    run: Callable[[Arrays], Awaitable[Arrays]]
     top1_output: str | None  # a classifier's scores: compare top-1 classes only
     labels: Sequence[str]
     tolerance: float
     record: ShadowRecord
+    trusted: bool = False  # the inputs come from the primary's own preprocessing
+
+    @property
+    def rows(self) -> int:
+        return len(next(iter(self.expected.values()), ()))
+
+    def group_key(self) -> Hashable:
+        """Equal for jobs whose inputs and outputs can be stacked and sent together."""
+
+        def layout(arrays: Arrays) -> tuple[tuple[str, str, tuple[int, ...]], ...]:
+            return tuple((n, a.dtype.str, a.shape[1:]) for n, a in sorted(arrays.items()))
+
+        return (
+            id(self.record), self.model, self.primary, self.shadow, self.trusted,
+            layout(self.inputs), layout(self.expected),
+        )  # fmt: skip
+
+
+def stacked(jobs: Sequence[ShadowJob]) -> ShadowJob:
+    """One job for a group's rows, in order (the job itself when alone)."""
+    if len(jobs) == 1:
+        return jobs[0]
+
+    def stack(part: Callable[[ShadowJob], Arrays]) -> dict[str, NDArray[Any]]:
+        return {name: np.concatenate([part(job)[name] for job in jobs]) for name in part(jobs[0])}
+
+    return replace(jobs[0], inputs=stack(lambda j: j.inputs), expected=stack(lambda j: j.expected))
 
 
 class ShadowMismatchError(Exception):
@@ -138,34 +179,74 @@ def _sample(job: ShadowJob, got: Arrays, row: int) -> dict[str, Any]:
     }
 
 
-class ShadowRunner:
-    """Runs shadow calls as tasks of their own, at most ``limit`` at once (the rest shed)."""
+@dataclass
+class _Group:
+    jobs: list[ShadowJob]
+    timer: asyncio.TimerHandle
+    rows: int = 0
 
-    def __init__(self, limit: int, observer: RolloutObserver) -> None:
+
+class ShadowRunner:
+    """Groups shadow jobs and runs each group as a task of its own (module docstring);
+    at most ``limit`` jobs are pending at once, the rest are shed."""
+
+    def __init__(
+        self,
+        limit: int,
+        observer: RolloutObserver,
+        *,
+        max_rows: int = GROUP_ROWS,
+        linger_s: float = GROUP_LINGER_S,
+    ) -> None:
         self.limit = limit
         self._observer = observer
+        self._max_rows = max_rows
+        self._linger_s = linger_s
+        self._groups: dict[Hashable, _Group] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._pending = 0
 
     @property
     def pending(self) -> int:
-        return len(self._tasks)
+        """Jobs waiting in a group or in a running shadow call."""
+        return self._pending
 
     def submit(self, job: ShadowJob) -> bool:
-        """Start ``job`` unless ``limit`` calls are already pending; False when shed."""
-        if len(self._tasks) >= self.limit:
+        """Queue ``job`` unless ``limit`` jobs are already pending; False when shed."""
+        if self._pending >= self.limit:
             job.record.shed += 1
             self._observer.shadow_shed(job.model)
             return False
-        task = asyncio.get_running_loop().create_task(self._run(job))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._pending += 1
+        key = job.group_key()
+        group = self._groups.get(key)
+        if group is None:
+            timer = asyncio.get_running_loop().call_later(self._linger_s, self._send, key)
+            group = self._groups[key] = _Group([], timer)
+        group.jobs.append(job)
+        group.rows += job.rows
+        if group.rows >= self._max_rows:
+            self._send(key)
         return True
 
+    def _send(self, key: Hashable) -> None:
+        group = self._groups.pop(key)
+        group.timer.cancel()
+        task = asyncio.get_running_loop().create_task(self._run(stacked(group.jobs)))
+        self._tasks.add(task)
+        jobs = len(group.jobs)
+
+        def finished(done: "asyncio.Task[None]") -> None:
+            self._tasks.discard(done)
+            self._pending -= jobs
+
+        task.add_done_callback(finished)
+
     async def _run(self, job: ShadowJob) -> None:
-        rows = len(next(iter(job.expected.values()), ()))
+        rows = job.rows
         started = time.perf_counter()
         try:
-            got = await job.run()
+            got = await job.run(job.inputs)
             agree = agreeing_rows(job, got)
         except asyncio.CancelledError:
             raise
@@ -186,7 +267,11 @@ class ShadowRunner:
             self._observer.shadow_compared(job.model, job.primary, job.shadow, outcome, rows)
 
     async def close(self) -> None:
-        """Cancel the shadow calls still pending (at shutdown)."""
+        """Drop the groups not sent and cancel the shadow calls running (at shutdown)."""
+        for group in self._groups.values():
+            group.timer.cancel()
+            self._pending -= len(group.jobs)
+        self._groups.clear()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

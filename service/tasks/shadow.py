@@ -9,7 +9,7 @@ inputs have the same names, dtypes and shapes; otherwise the shadow checks them.
 Generators are never shadowed (their answers are random draws).
 """
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from numpy.typing import NDArray
@@ -85,10 +85,10 @@ class ShadowedModel:
         trust = trusted and self._trust_shadow
         shadow = self.shadow
 
-        async def run_shadow() -> Mapping[str, NDArray[Any]]:
+        def run_shadow(rows: Mapping[str, NDArray[Any]]) -> Awaitable[Mapping[str, NDArray[Any]]]:
             # On an inference thread: run on the event loop (a fast model, idle), the
             # shadow's compute would hold up the primary's next request.
-            return await shadow.infer(inputs, trusted=trust, off_loop=True)
+            return shadow.infer(rows, trusted=trust, off_loop=True)
 
         binding = self.primary.spec.classify
         rollout = self._rollout
@@ -104,6 +104,7 @@ class ShadowedModel:
                 labels=binding.labels if binding is not None else (),
                 tolerance=rollout.table.tolerance,
                 record=rollout.shadows,
+                trusted=trust,
             )
         )
         return outputs

@@ -136,7 +136,7 @@ def test_the_queue_sheds_only_when_full():
     observer = RecordingRolloutObserver()
     record = ShadowRecord()
 
-    async def slow() -> dict[str, np.ndarray]:
+    async def slow(inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         await asyncio.sleep(0.2)
         return {"y": np.zeros((1, 1))}
 
@@ -159,3 +159,56 @@ def test_the_queue_sheds_only_when_full():
     assert one_at_a_time == [True, True, True]
     assert burst == [True, True, False, False]
     assert record.shed == 2 and observer.shed == ["m", "m"]
+
+
+def test_calls_that_end_together_reach_the_shadow_as_one_call():
+    """Eight lone requests within the linger: one shadow call of their eight rows, each
+    row compared with its own primary answer; a call of another shape goes alone."""
+    primary, shadow = fake_classifier(version=1), contrarian(2)
+    repo = FakeRepository(primary, shadow)
+    observer = RecordingRolloutObserver()
+    rollout = install_rollout(repo, "clf", SHADOW_ALL, observer=observer)
+
+    async def main() -> None:
+        resolver = ModelResolver(repo, Lifecycle(), RequestContext("t"), {})
+        for row in range(8):  # one after another, as a lone client sends them
+            inputs = {"images": brightness(10)["images"][row : row + 1]}
+            await resolver.resolve("clf", label="stable").infer(inputs, trusted=True)
+        small = {"images": np.full((1, 14, 14, 1), 0.5)}  # another layout: not stackable
+        await resolver.resolve("clf", label="stable").infer(small, trusted=True)
+        while rollout.runner.pending:
+            await asyncio.sleep(0.01)
+
+    asyncio.run(main())
+    assert len(primary.calls) == 9
+    assert sorted(len(next(iter(call.values()))) for call in shadow.calls) == [1, 8]
+    assert observer.rows("disagree") == 8 + 1  # the contrarian differs on every row
+    samples = rollout.shadows.report()["disagreements"]
+    assert {sample["primary"]["index"] for sample in samples} >= set(range(8))
+    for sample in samples:  # each row against its own primary answer
+        assert sample["shadow"]["index"] == 9 - sample["primary"]["index"]
+
+
+def test_a_group_is_sent_once_it_holds_max_rows():
+    observer = RecordingRolloutObserver()
+    record = ShadowRecord()
+    sent: list[int] = []
+
+    async def count(inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        sent.append(len(inputs["x"]))
+        return {"y": np.zeros((len(inputs["x"]), 1))}
+
+    def job(rows: int) -> ShadowJob:
+        return ShadowJob("m", 1, 2, {"x": np.zeros((rows, 1))}, {"y": np.zeros((rows, 1))},
+                         count, None, (), 0.01, record)  # fmt: skip
+
+    async def main() -> None:
+        runner = ShadowRunner(64, observer, max_rows=8, linger_s=60.0)
+        for _ in range(5):
+            runner.submit(job(3))  # 3 + 3 + 3 reach 8: sent; 3 + 3 wait for the linger
+        await asyncio.sleep(0.05)
+        assert sent == [9] and runner.pending == 2
+        await runner.close()
+        assert runner.pending == 0
+
+    asyncio.run(main())
