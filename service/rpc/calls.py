@@ -141,6 +141,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         token, counted, code = _CURRENT.set(call), False, "OK"
         try:
             counted = self._admit(method, metadata)
+            call.in_company = self.active > 1
             context.set_trailing_metadata(((REQUEST_ID, call.request_id),))
             yield
         except asyncio.CancelledError:

@@ -10,6 +10,7 @@ the classification extension is the REST one (`select_outputs`).
 """
 
 import math
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,6 +43,13 @@ CONTENTS_FIELD = {
     "FP32": "fp32_contents",
     "FP64": "fp64_contents",
 }
+
+
+# Per NumPy dtype: its V2 datatype, and whether its bytes are little-endian as they are.
+# Cached: `dtype.name` and `newbyteorder` cost microseconds a call, on every answer.
+_DATATYPE_OF: dict[np.dtype[Any], str] = {}
+_LITTLE_ENDIAN = {"<", "|"} | ({"="} if sys.byteorder == "little" else set())
+_RAW_AS_IS: dict[np.dtype[Any], bool] = {}
 
 
 def parameter_value(parameter: Any) -> Any:
@@ -97,7 +105,7 @@ def _numeric(tensor: Any, shape: list[int], chunk: bytes | None) -> NDArray[Any]
                 f"input {tensor.name!r}: {len(chunk)} raw bytes for shape {shape} of "
                 f"{tensor.datatype} (expected {count * dtype.itemsize})"
             )
-        return np.frombuffer(chunk, dtype=dtype.newbyteorder("<")).reshape(shape)
+        return np.frombuffer(chunk, dtype=_little(dtype)).reshape(shape)
     field = CONTENTS_FIELD.get(tensor.datatype)
     if field is None:
         raise InvalidRequestError(f"input {tensor.name!r}: {tensor.datatype} travels raw only")
@@ -112,8 +120,33 @@ def _numeric(tensor: Any, shape: list[int], chunk: bytes | None) -> NDArray[Any]
         raise InvalidRequestError(f"input {tensor.name!r}: a value overflows {dtype}") from exc
 
 
+def _little(dtype: np.dtype[Any]) -> np.dtype[Any]:
+    return dtype if dtype.byteorder in _LITTLE_ENDIAN else dtype.newbyteorder("<")
+
+
 def requested(request: Any) -> V2InferRequest:
-    """The request's `outputs` as the REST translator's message, for `select_outputs`."""
+    """The request's `outputs` as the REST translator's message, for `select_outputs`.
+
+    Most calls name their outputs plainly, the same ones call after call: that message
+    is built once per set of names (building it took ~5 us, a tenth of an answer).
+    """
+    plain = not request.id and not any(output.parameters for output in request.outputs)
+    if not plain:
+        return _requested(request)
+    names = tuple(output.name for output in request.outputs)
+    known = _PLAIN_REQUESTS.get(names)
+    if known is None:
+        known = _requested(request)
+        if len(_PLAIN_REQUESTS) < PLAIN_REQUESTS_KEPT:
+            _PLAIN_REQUESTS[names] = known
+    return known
+
+
+PLAIN_REQUESTS_KEPT = 256
+_PLAIN_REQUESTS: dict[tuple[str, ...], V2InferRequest] = {}
+
+
+def _requested(request: Any) -> V2InferRequest:
     outputs = [
         V2RequestedOutput(
             name=output.name,
@@ -125,16 +158,26 @@ def requested(request: Any) -> V2InferRequest:
 
 
 def datatype_of(array: NDArray[Any]) -> str:
-    if array.dtype == np.object_:
-        return BYTES
-    return V2_DATATYPES.get(array.dtype.name, array.dtype.name.upper())
+    dtype = array.dtype
+    known = _DATATYPE_OF.get(dtype)
+    if known is None:
+        known = BYTES if dtype == np.object_ else V2_DATATYPES.get(dtype.name, dtype.name.upper())
+        _DATATYPE_OF[dtype] = known
+    return known
 
 
 def raw_bytes(array: NDArray[Any]) -> bytes:
-    if array.dtype == np.object_:
+    """The V2 raw layout: little-endian values in row-major order, or length-prefixed."""
+    dtype = array.dtype
+    as_is = _RAW_AS_IS.get(dtype)
+    if as_is is None:
+        as_is = _RAW_AS_IS[dtype] = dtype != np.object_ and dtype.byteorder in _LITTLE_ENDIAN
+    if as_is:
+        return array.tobytes()  # row-major whatever the array's own layout
+    if dtype == np.object_:
         flat = np.ascontiguousarray(array).reshape(-1)
         return v2_bytes.pack([v2_bytes.element_bytes(item) for item in flat])
-    return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+    return np.ascontiguousarray(array, dtype=dtype.newbyteorder("<")).tobytes()
 
 
 def encode_response(

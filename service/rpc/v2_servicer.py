@@ -106,8 +106,8 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
 
     async def _infer(self, request: Any, context: Any) -> Any:
         version = version_of(request.model_version)
-        route_key = current_call().route_key
-        model = self._resolver().get(request.model_name, version, route_key=route_key)
+        call = current_call()
+        model = self._resolver().get(request.model_name, version, route_key=call.route_key)
         decoded = v2_codec.decode_inputs(request)
         images = kserve_v2.encoded_images(model, decoded, self.settings.max_files_per_request)
         outputs = await predict(
@@ -116,6 +116,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
             images,
             max_pixels=self.settings.max_image_pixels,
             timeout_s=timeout_of(context, self.settings.request_timeout_s),
+            off_loop=call.in_company,
         )
         return v2_codec.encode_response(service_pb2.ModelInferResponse(), model, request, outputs)
 

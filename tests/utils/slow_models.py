@@ -48,11 +48,15 @@ def batcher_rows(text: str) -> tuple[float, float]:
 async def until_submitted(
     client: httpx.AsyncClient, rows: float, batch: int, timeout_s: float = 30
 ) -> float:
-    """Wait until ``rows`` rows entered the batcher; return how many are still queued."""
+    """Wait until ``rows`` rows entered the batcher; return how many are still queued.
+
+    The batch running and the full one handed to the pool behind it are in neither count
+    (at most two batches of ``batch`` rows): callers submit requests of several batches.
+    """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         queued, done = batcher_rows((await client.get("/metrics")).text)
-        if queued + done + batch >= rows:  # The running batch is in neither count.
+        if queued + done + 2 * batch >= rows:
             return queued
         await asyncio.sleep(0.01)
     raise TimeoutError(f"{rows} rows never reached the batcher")
