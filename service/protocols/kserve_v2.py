@@ -32,6 +32,7 @@ from service.protocols import v2_bytes
 from service.protocols.numpy_json import dumps
 from service.protocols.v2_classification import class_count, classification
 from service.protocols.v2_messages import (
+    BYTES,
     NUMPY_DTYPES,
     V2_DATATYPES,
     V2InferRequest,
@@ -41,7 +42,6 @@ from service.protocols.v2_messages import (
 from service.tasks.classify import binding_of
 
 HEADER_LENGTH = "inference-header-content-length"
-BYTES = "BYTES"
 
 
 def tensor_metadata(name: str, spec: TensorSpec) -> dict[str, Any]:
@@ -154,7 +154,7 @@ def _from_binary(tensor: V2Tensor, dtype: np.dtype[Any], raw: bytes) -> NDArray[
             f"input {tensor.name!r}: {len(raw)} binary bytes for shape {tensor.shape} "
             f"of {tensor.datatype} (expected {expected})"
         )
-    return np.frombuffer(raw, dtype=dtype.newbyteorder("<")).reshape(tensor.shape)
+    return np.frombuffer(raw, dtype=v2_bytes.little_endian(dtype)).reshape(tensor.shape)
 
 
 def _from_json(tensor: V2Tensor, dtype: np.dtype[Any]) -> NDArray[Any]:
@@ -201,24 +201,16 @@ def _labels(model: Model) -> Sequence[str]:
     return model.spec.card.labels or ()
 
 
-def _datatype(array: NDArray[Any]) -> str:
-    if array.dtype == np.object_:
-        return BYTES
-    return V2_DATATYPES.get(array.dtype.name, array.dtype.name.upper())
-
-
 def _tensor_entry(name: str, array: NDArray[Any], as_binary: bool) -> tuple[dict[str, Any], bytes]:
     """The output's JSON description, and its binary bytes when sent in binary."""
     is_bytes = array.dtype == np.object_
-    entry: dict[str, Any] = {"name": name, "datatype": _datatype(array), "shape": list(array.shape)}
-    flat = np.ascontiguousarray(array).reshape(-1)
+    datatype = v2_bytes.datatype_of(array)
+    entry: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(array.shape)}
     if not as_binary:
+        flat = np.ascontiguousarray(array).reshape(-1)
         entry["data"] = flat.tolist() if is_bytes else flat
         return entry, b""
-    if is_bytes:
-        raw = v2_bytes.pack([v2_bytes.element_bytes(item) for item in flat])
-    else:
-        raw = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+    raw = v2_bytes.raw_bytes(array)
     entry["parameters"] = {"binary_data_size": len(raw)}
     return entry, raw
 

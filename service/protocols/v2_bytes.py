@@ -6,11 +6,15 @@ followed by its bytes.
 """
 
 import struct
+import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from service.errors import InvalidRequestError
-from service.protocols.v2_messages import V2Tensor
+from service.protocols.v2_messages import BYTES, V2_DATATYPES, V2Tensor
 from service.tasks.encoding import b64_bytes
 
 LENGTH = struct.Struct("<I")
@@ -73,3 +77,39 @@ def _flat(data: Sequence[Any]) -> Iterator[Any]:
 
 def element_bytes(item: Any) -> bytes:
     return item if isinstance(item, bytes) else str(item).encode()
+
+
+# Per NumPy dtype: its V2 datatype, and whether its bytes are the V2 raw layout as they
+# are. Cached: `dtype.name` and `newbyteorder` cost microseconds a call, on every answer.
+_DATATYPE_OF: dict[np.dtype[Any], str] = {}
+_LITTLE_ENDIAN = {"<", "|"} | ({"="} if sys.byteorder == "little" else set())
+_RAW_AS_IS: dict[np.dtype[Any], bool] = {}
+
+
+def datatype_of(array: NDArray[Any]) -> str:
+    """The V2 datatype of an output array (BYTES for Python objects)."""
+    dtype = array.dtype
+    known = _DATATYPE_OF.get(dtype)
+    if known is None:
+        known = BYTES if dtype == np.object_ else V2_DATATYPES.get(dtype.name, dtype.name.upper())
+        _DATATYPE_OF[dtype] = known
+    return known
+
+
+def little_endian(dtype: np.dtype[Any]) -> np.dtype[Any]:
+    """``dtype`` read as the V2 raw layout reads it: little-endian."""
+    return dtype if dtype.byteorder in _LITTLE_ENDIAN else dtype.newbyteorder("<")
+
+
+def raw_bytes(array: NDArray[Any]) -> bytes:
+    """The V2 raw layout: little-endian values in row-major order, or length-prefixed."""
+    dtype = array.dtype
+    as_is = _RAW_AS_IS.get(dtype)
+    if as_is is None:
+        as_is = _RAW_AS_IS[dtype] = dtype != np.object_ and dtype.byteorder in _LITTLE_ENDIAN
+    if as_is:
+        return array.tobytes()  # row-major whatever the array's own layout
+    if dtype == np.object_:
+        flat = np.ascontiguousarray(array).reshape(-1)
+        return pack([element_bytes(item) for item in flat])
+    return np.ascontiguousarray(array, dtype=dtype.newbyteorder("<")).tobytes()

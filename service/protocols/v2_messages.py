@@ -23,6 +23,7 @@ V2_DATATYPES: dict[str, str] = {
     "float32": "FP32",
     "float64": "FP64",
 }
+BYTES = "BYTES"  # encoded images in, strings out (`service.protocols.v2_bytes`)
 NUMPY_DTYPES: dict[str, np.dtype[Any]] = {
     v2: np.dtype(np_name) for np_name, v2 in V2_DATATYPES.items()
 }

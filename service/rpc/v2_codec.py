@@ -10,7 +10,6 @@ the classification extension is the REST one (`select_outputs`).
 """
 
 import math
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,10 +19,10 @@ from numpy.typing import NDArray
 from service.errors import InvalidRequestError
 from service.ports import Model
 from service.protocols import v2_bytes
-from service.protocols.kserve_v2 import BYTES, V2Inputs, select_outputs
+from service.protocols.kserve_v2 import V2Inputs, select_outputs
 from service.protocols.v2_messages import (
+    BYTES,
     NUMPY_DTYPES,
-    V2_DATATYPES,
     V2InferRequest,
     V2RequestedOutput,
     V2Tensor,
@@ -43,13 +42,6 @@ CONTENTS_FIELD = {
     "FP32": "fp32_contents",
     "FP64": "fp64_contents",
 }
-
-
-# Per NumPy dtype: its V2 datatype, and whether its bytes are little-endian as they are.
-# Cached: `dtype.name` and `newbyteorder` cost microseconds a call, on every answer.
-_DATATYPE_OF: dict[np.dtype[Any], str] = {}
-_LITTLE_ENDIAN = {"<", "|"} | ({"="} if sys.byteorder == "little" else set())
-_RAW_AS_IS: dict[np.dtype[Any], bool] = {}
 
 
 def parameter_value(parameter: Any) -> Any:
@@ -105,7 +97,7 @@ def _numeric(tensor: Any, shape: list[int], chunk: bytes | None) -> NDArray[Any]
                 f"input {tensor.name!r}: {len(chunk)} raw bytes for shape {shape} of "
                 f"{tensor.datatype} (expected {count * dtype.itemsize})"
             )
-        return np.frombuffer(chunk, dtype=_little(dtype)).reshape(shape)
+        return np.frombuffer(chunk, dtype=v2_bytes.little_endian(dtype)).reshape(shape)
     field = CONTENTS_FIELD.get(tensor.datatype)
     if field is None:
         raise InvalidRequestError(f"input {tensor.name!r}: {tensor.datatype} travels raw only")
@@ -118,10 +110,6 @@ def _numeric(tensor: Any, shape: list[int], chunk: bytes | None) -> NDArray[Any]
         return np.asarray(values, dtype=dtype).reshape(shape)
     except OverflowError as exc:
         raise InvalidRequestError(f"input {tensor.name!r}: a value overflows {dtype}") from exc
-
-
-def _little(dtype: np.dtype[Any]) -> np.dtype[Any]:
-    return dtype if dtype.byteorder in _LITTLE_ENDIAN else dtype.newbyteorder("<")
 
 
 def requested(request: Any) -> V2InferRequest:
@@ -157,29 +145,6 @@ def _requested(request: Any) -> V2InferRequest:
     return V2InferRequest.model_construct(id=request.id or None, outputs=outputs or None)
 
 
-def datatype_of(array: NDArray[Any]) -> str:
-    dtype = array.dtype
-    known = _DATATYPE_OF.get(dtype)
-    if known is None:
-        known = BYTES if dtype == np.object_ else V2_DATATYPES.get(dtype.name, dtype.name.upper())
-        _DATATYPE_OF[dtype] = known
-    return known
-
-
-def raw_bytes(array: NDArray[Any]) -> bytes:
-    """The V2 raw layout: little-endian values in row-major order, or length-prefixed."""
-    dtype = array.dtype
-    as_is = _RAW_AS_IS.get(dtype)
-    if as_is is None:
-        as_is = _RAW_AS_IS[dtype] = dtype != np.object_ and dtype.byteorder in _LITTLE_ENDIAN
-    if as_is:
-        return array.tobytes()  # row-major whatever the array's own layout
-    if dtype == np.object_:
-        flat = np.ascontiguousarray(array).reshape(-1)
-        return v2_bytes.pack([v2_bytes.element_bytes(item) for item in flat])
-    return np.ascontiguousarray(array, dtype=dtype.newbyteorder("<")).tobytes()
-
-
 def encode_response(
     response: Any, model: Model, request: Any, outputs: Mapping[str, NDArray[Any]]
 ) -> Any:
@@ -190,7 +155,7 @@ def encode_response(
     for name, array, _ in select_outputs(model, requested(request), outputs):
         tensor = response.outputs.add()
         tensor.name = name
-        tensor.datatype = datatype_of(array)
+        tensor.datatype = v2_bytes.datatype_of(array)
         tensor.shape.extend(array.shape)
-        response.raw_output_contents.append(raw_bytes(array))
+        response.raw_output_contents.append(v2_bytes.raw_bytes(array))
     return response

@@ -86,8 +86,8 @@ class ShadowedModel:
         shadow = self.shadow
 
         def run_shadow(rows: Mapping[str, NDArray[Any]]) -> Awaitable[Mapping[str, NDArray[Any]]]:
-            # On an inference thread: run on the event loop (a fast model, idle), the
-            # shadow's compute would hold up the primary's next request.
+            # On an inference thread, never on the event loop: there, a fast idle shadow
+            # would run inline and hold up the primary's next request.
             return shadow.infer(rows, trusted=trust, off_loop=True)
 
         binding = self.primary.spec.classify
