@@ -107,6 +107,9 @@ class ModelRollout:
         self.refused: str | None = None
         self.table = RouteTable()
         self.shadows = ShadowRecord()
+        # The task layer's per-pair wrappers, keyed by (primary, shadow) version: made once
+        # per table, since every version change or new file rebuilds the table.
+        self.pairs: dict[tuple[int, int], object] = {}
         self._observer = observer
         self._logged: tuple[bytes, str] | None = None
         self._parsed: tuple[bytes, VersionsFile] | None = None
@@ -168,6 +171,7 @@ class ModelRollout:
 
     def refresh(self, available: Set[int]) -> None:
         self.table = build_table(self.config, available, self.table.labels)
+        self.pairs = {}
 
     def status(self) -> dict[str, Any]:
         """What /v1/models shows: the file's state, labels, the split, shadow agreement."""

@@ -11,7 +11,10 @@ each other (up to ``max_rows``) go to the shadow in one call. The shadow's answe
 only compared, so waiting costs nobody, and one call per group instead of one per
 request is what keeps a shadow at 100% from slowing a lone client's requests: with a
 call each, the shadow's own hops and wake-ups came between the primary's (measured
-with bench.ab: the primary's c=1 p50 0.23 ms without a shadow, 0.37 ms with).
+with bench.ab: the primary's c=1 p50 0.23 ms without a shadow, 0.37 ms with). The
+linger is long enough (50 ms) for a lone client's rows to fill a group of 64: at 5 ms
+a group held ~10 rows, and the loop's share of each shadow call showed in the p50.
+Everything a pair's calls share is made once (`ShadowPlan`); a request adds its tensors.
 
 Agreement is counted per row (per image of a 64-image request): a classifier's row
 agrees when its top-1 class is the same; any other model's when every value is within
@@ -21,12 +24,13 @@ are kept (an input digest and both answers) so people can see what disagreed.
 """
 
 import asyncio
+import functools
 import hashlib
 import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,7 +44,7 @@ SAMPLES_KEPT = 20
 VALUES_SHOWN = 10
 ABSOLUTE_FLOOR = 1e-6
 GROUP_ROWS = 64  # a group is sent once it holds this many rows
-GROUP_LINGER_S = 0.005  # ... or this long after its first
+GROUP_LINGER_S = 0.05  # ... or this long after its first
 
 Arrays = Mapping[str, NDArray[Any]]
 
@@ -77,51 +81,63 @@ class ShadowRecord:
         }
 
 
-@dataclass(frozen=True)
-class ShadowJob:
-    """One primary call to repeat on the shadow version and compare.
-
-    ``run`` calls the shadow on the inputs it is given: this job's, or a group's.
-    Jobs whose ``group_key`` is equal may be sent in one call.
-    """
+@dataclass(frozen=True, eq=False)
+class ShadowPlan:
+    """What every shadow call of one primary/shadow pair shares; made once per pair, so
+    a request only adds its tensors (`ShadowJob`). Jobs of one plan are grouped."""
 
     model: str
     primary: int
     shadow: int
-    inputs: Arrays
-    expected: Arrays
-    run: Callable[[Arrays], Awaitable[Arrays]]
+    run: Callable[[Arrays], Awaitable[Arrays]]  # calls the shadow on a job's or a group's rows
     top1_output: str | None  # a classifier's scores: compare top-1 classes only
     labels: Sequence[str]
     tolerance: float
     record: ShadowRecord
-    trusted: bool = False  # the inputs come from the primary's own preprocessing
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowJob:
+    """One primary call to repeat on the shadow version and compare."""
+
+    plan: ShadowPlan
+    inputs: Arrays
+    expected: Arrays
 
     @property
     def rows(self) -> int:
         return len(next(iter(self.expected.values()), ()))
 
-    def group_key(self) -> Hashable:
-        """Equal for jobs whose inputs and outputs can be stacked and sent together."""
+    def layout(self) -> Hashable:
+        """Equal for jobs of one plan whose inputs and outputs can be stacked together."""
 
-        def layout(arrays: Arrays) -> tuple[tuple[str, str, tuple[int, ...]], ...]:
+        def of(arrays: Arrays) -> tuple[tuple[str, str, tuple[int, ...]], ...]:
             return tuple((n, a.dtype.str, a.shape[1:]) for n, a in sorted(arrays.items()))
 
-        return (
-            id(self.record), self.model, self.primary, self.shadow, self.trusted,
-            layout(self.inputs), layout(self.expected),
-        )  # fmt: skip
+        return of(self.inputs), of(self.expected)
+
+
+def by_layout(jobs: Sequence[ShadowJob]) -> list[list[ShadowJob]]:
+    """``jobs`` in runs that can be stacked, in order of first appearance."""
+    runs: dict[Hashable, list[ShadowJob]] = {}
+    for job in jobs:
+        runs.setdefault(job.layout(), []).append(job)
+    return list(runs.values())
 
 
 def stacked(jobs: Sequence[ShadowJob]) -> ShadowJob:
-    """One job for a group's rows, in order (the job itself when alone)."""
+    """One job for a run's rows, in order (the job itself when alone)."""
     if len(jobs) == 1:
         return jobs[0]
 
-    def stack(part: Callable[[ShadowJob], Arrays]) -> dict[str, NDArray[Any]]:
-        return {name: np.concatenate([part(job)[name] for job in jobs]) for name in part(jobs[0])}
+    def stack(arrays: Sequence[Arrays]) -> dict[str, NDArray[Any]]:
+        return {name: np.concatenate([part[name] for part in arrays]) for name in arrays[0]}
 
-    return replace(jobs[0], inputs=stack(lambda j: j.inputs), expected=stack(lambda j: j.expected))
+    return ShadowJob(
+        jobs[0].plan,
+        stack([job.inputs for job in jobs]),
+        stack([job.expected for job in jobs]),
+    )
 
 
 class ShadowMismatchError(Exception):
@@ -130,18 +146,19 @@ class ShadowMismatchError(Exception):
 
 def agreeing_rows(job: ShadowJob, got: Arrays) -> NDArray[np.bool_]:
     """Per row of the primary's answer, whether the shadow's answer agrees."""
-    names = [job.top1_output] if job.top1_output is not None else sorted(job.expected)
+    plan = job.plan
+    names = [plan.top1_output] if plan.top1_output is not None else sorted(job.expected)
     agree: NDArray[np.bool_] | None = None
     for name in names:
         want, have = np.asarray(job.expected[name]), np.asarray(got.get(name))
         if name not in got or have.shape != want.shape:
             raise ShadowMismatchError(f"output {name!r} does not match the primary's")
-        if job.top1_output is not None:
+        if plan.top1_output is not None:
             same = np.argmax(want, axis=-1) == np.argmax(have, axis=-1)
             rows = same.reshape(len(want), -1).all(axis=1)
         else:
             wanted, had = want.astype(np.float64), have.astype(np.float64)
-            close = np.abs(had - wanted) <= job.tolerance * np.abs(wanted) + ABSOLUTE_FLOOR
+            close = np.abs(had - wanted) <= plan.tolerance * np.abs(wanted) + ABSOLUTE_FLOOR
             rows = close.reshape(len(want), -1).all(axis=1)
         agree = rows if agree is None else agree & rows
     if agree is None:
@@ -156,11 +173,11 @@ def _digest(inputs: Arrays, row: int) -> str:
     return digest.hexdigest()
 
 
-def _answer(job: ShadowJob, outputs: Arrays, row: int) -> dict[str, Any]:
-    if job.top1_output is not None:
-        scores = np.asarray(outputs[job.top1_output][row]).reshape(-1)
+def _answer(plan: ShadowPlan, outputs: Arrays, row: int) -> dict[str, Any]:
+    if plan.top1_output is not None:
+        scores = np.asarray(outputs[plan.top1_output][row]).reshape(-1)
         index = int(np.argmax(scores))
-        label = job.labels[index] if index < len(job.labels) else str(index)
+        label = plan.labels[index] if index < len(plan.labels) else str(index)
         return {"label": label, "index": index, "score": float(scores[index])}
     return {
         name: np.asarray(outputs[name][row]).reshape(-1)[:VALUES_SHOWN].astype(float).tolist()
@@ -171,11 +188,11 @@ def _answer(job: ShadowJob, outputs: Arrays, row: int) -> dict[str, Any]:
 def _sample(job: ShadowJob, got: Arrays, row: int) -> dict[str, Any]:
     return {
         "at": round(time.time(), 3),
-        "primary_version": job.primary,
-        "shadow_version": job.shadow,
+        "primary_version": job.plan.primary,
+        "shadow_version": job.plan.shadow,
         "input_digest": _digest(job.inputs, row),
-        "primary": _answer(job, job.expected, row),
-        "shadow": _answer(job, got, row),
+        "primary": _answer(job.plan, job.expected, row),
+        "shadow": _answer(job.plan, got, row),
     }
 
 
@@ -202,7 +219,7 @@ class ShadowRunner:
         self._observer = observer
         self._max_rows = max_rows
         self._linger_s = linger_s
-        self._groups: dict[Hashable, _Group] = {}
+        self._groups: dict[ShadowPlan, _Group] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending = 0
 
@@ -213,58 +230,59 @@ class ShadowRunner:
 
     def submit(self, job: ShadowJob) -> bool:
         """Queue ``job`` unless ``limit`` jobs are already pending; False when shed."""
+        plan = job.plan
         if self._pending >= self.limit:
-            job.record.shed += 1
-            self._observer.shadow_shed(job.model)
+            plan.record.shed += 1
+            self._observer.shadow_shed(plan.model)
             return False
         self._pending += 1
-        key = job.group_key()
-        group = self._groups.get(key)
+        group = self._groups.get(plan)
         if group is None:
-            timer = asyncio.get_running_loop().call_later(self._linger_s, self._send, key)
-            group = self._groups[key] = _Group([], timer)
+            timer = asyncio.get_running_loop().call_later(self._linger_s, self._send, plan)
+            group = self._groups[plan] = _Group([], timer)
         group.jobs.append(job)
         group.rows += job.rows
         if group.rows >= self._max_rows:
-            self._send(key)
+            self._send(plan)
         return True
 
-    def _send(self, key: Hashable) -> None:
-        group = self._groups.pop(key)
+    def _send(self, plan: ShadowPlan) -> None:
+        """One shadow call per run of stackable jobs (a plan's jobs nearly always are)."""
+        group = self._groups.pop(plan)
         group.timer.cancel()
-        task = asyncio.get_running_loop().create_task(self._run(stacked(group.jobs)))
-        self._tasks.add(task)
-        jobs = len(group.jobs)
+        loop = asyncio.get_running_loop()
+        for run in by_layout(group.jobs):
+            task = loop.create_task(self._run(stacked(run)))
+            self._tasks.add(task)
+            task.add_done_callback(functools.partial(self._finished, jobs=len(run)))
 
-        def finished(done: "asyncio.Task[None]") -> None:
-            self._tasks.discard(done)
-            self._pending -= jobs
-
-        task.add_done_callback(finished)
+    def _finished(self, task: "asyncio.Task[None]", jobs: int) -> None:
+        self._tasks.discard(task)
+        self._pending -= jobs
 
     async def _run(self, job: ShadowJob) -> None:
-        rows = job.rows
+        rows, plan = job.rows, job.plan
         started = time.perf_counter()
         try:
-            got = await job.run(job.inputs)
+            got = await plan.run(job.inputs)
             agree = agreeing_rows(job, got)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the shadow's failure is counted, never raised
-            logger.debug("shadow call to %s v%d failed: %s", job.model, job.shadow, exc)
-            self._count(job, "error", rows)
+            logger.debug("shadow call to %s v%d failed: %s", plan.model, plan.shadow, exc)
+            self._count(plan, "error", rows)
             return
-        self._observer.shadow_ran(job.model, job.shadow, time.perf_counter() - started)
+        self._observer.shadow_ran(plan.model, plan.shadow, time.perf_counter() - started)
         agreeing = int(agree.sum())
-        self._count(job, "agree", agreeing)
-        self._count(job, "disagree", len(agree) - agreeing)
+        self._count(plan, "agree", agreeing)
+        self._count(plan, "disagree", len(agree) - agreeing)
         for row in np.flatnonzero(~agree)[:SAMPLES_KEPT]:
-            job.record.samples.append(_sample(job, got, int(row)))
+            plan.record.samples.append(_sample(job, got, int(row)))
 
-    def _count(self, job: ShadowJob, outcome: ShadowOutcome, rows: int) -> None:
+    def _count(self, plan: ShadowPlan, outcome: ShadowOutcome, rows: int) -> None:
         if rows:
-            job.record.add(job.primary, job.shadow, outcome, rows)
-            self._observer.shadow_compared(job.model, job.primary, job.shadow, outcome, rows)
+            plan.record.add(plan.primary, plan.shadow, outcome, rows)
+            self._observer.shadow_compared(plan.model, plan.primary, plan.shadow, outcome, rows)
 
     async def close(self) -> None:
         """Drop the groups not sent and cancel the shadow calls running (at shutdown)."""

@@ -26,7 +26,7 @@ from service.runtime.errors import (
     VersionLabelNotFoundError,
 )
 from service.runtime.rollout import ModelRollout
-from service.tasks.shadow import NOT_SHADOWED, ShadowedModel
+from service.tasks.shadow import NOT_SHADOWED, shadowed
 
 
 class Recorder(Protocol):
@@ -109,7 +109,7 @@ class ModelResolver:
             shadow = self.repository.get(model.name, shadow_version)
         except RuntimeServiceError:  # retired a moment ago: this request is not shadowed
             return model
-        return ShadowedModel(model, shadow, rollout)
+        return shadowed(model, shadow, rollout)
 
     def get(
         self,

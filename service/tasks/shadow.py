@@ -9,6 +9,7 @@ inputs have the same names, dtypes and shapes; otherwise the shadow checks them.
 Generators are never shadowed (their answers are random draws).
 """
 
+import functools
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
@@ -17,7 +18,7 @@ from numpy.typing import NDArray
 from service.card import ModelCard
 from service.ports import Model, TensorSpec
 from service.runtime.rollout import ModelRollout
-from service.runtime.shadow import ShadowJob
+from service.runtime.shadow import Arrays, ShadowJob, ShadowPlan
 from service.runtime.spec import ModelSpec
 
 NOT_SHADOWED = frozenset({"generate"})
@@ -31,13 +32,33 @@ def _same_inputs(primary: Model, shadow: Model) -> bool:
 
 
 class ShadowedModel:
-    """The primary, as the `Model` protocol has it; its calls also go to ``shadow``."""
+    """The primary, as the `Model` protocol has it; its calls also go to ``shadow``.
+
+    Made once per primary/shadow pair and table (`shadowed`): a request then only adds
+    its tensors to the runner.
+    """
 
     def __init__(self, primary: Model, shadow: Model, rollout: ModelRollout) -> None:
         self.primary = primary
         self.shadow = shadow
-        self._rollout = rollout
-        self._trust_shadow = _same_inputs(primary, shadow)
+        self._runner = rollout.runner
+        binding = primary.spec.classify
+
+        def plan(trusted: bool) -> ShadowPlan:
+            return ShadowPlan(
+                model=primary.name,
+                primary=primary.version,
+                shadow=shadow.version,
+                run=functools.partial(_run_off_loop, shadow, trusted),
+                top1_output=binding.output if binding is not None else None,
+                labels=binding.labels if binding is not None else (),
+                tolerance=rollout.table.tolerance,
+                record=rollout.shadows,
+            )
+
+        # Tensors the primary's own preprocessing built are trusted by a shadow that
+        # takes the same inputs; any others are checked by the shadow.
+        self._plans = {False: plan(False), True: plan(_same_inputs(primary, shadow))}
 
     @property
     def name(self) -> str:
@@ -82,29 +103,21 @@ class ShadowedModel:
         outputs = await self.primary.infer(
             inputs, timeout_s=timeout_s, trusted=trusted, off_loop=off_loop
         )
-        trust = trusted and self._trust_shadow
-        shadow = self.shadow
-
-        def run_shadow(rows: Mapping[str, NDArray[Any]]) -> Awaitable[Mapping[str, NDArray[Any]]]:
-            # On an inference thread, never on the event loop: there, a fast idle shadow
-            # would run inline and hold up the primary's next request.
-            return shadow.infer(rows, trusted=trust, off_loop=True)
-
-        binding = self.primary.spec.classify
-        rollout = self._rollout
-        rollout.runner.submit(
-            ShadowJob(
-                model=self.primary.name,
-                primary=self.primary.version,
-                shadow=shadow.version,
-                inputs=inputs,
-                expected=outputs,
-                run=run_shadow,
-                top1_output=binding.output if binding is not None else None,
-                labels=binding.labels if binding is not None else (),
-                tolerance=rollout.table.tolerance,
-                record=rollout.shadows,
-                trusted=trust,
-            )
-        )
+        self._runner.submit(ShadowJob(self._plans[trusted], inputs, outputs))
         return outputs
+
+
+def shadowed(primary: Model, shadow: Model, rollout: ModelRollout) -> ShadowedModel:
+    """The pair's `ShadowedModel`, kept on the rollout until its table is rebuilt."""
+    key = (primary.version, shadow.version)
+    known = rollout.pairs.get(key)
+    if isinstance(known, ShadowedModel) and known.primary is primary and known.shadow is shadow:
+        return known
+    model = rollout.pairs[key] = ShadowedModel(primary, shadow, rollout)
+    return model
+
+
+def _run_off_loop(shadow: Model, trusted: bool, rows: Arrays) -> Awaitable[Arrays]:
+    # On an inference thread, never on the event loop: there, a fast idle shadow would
+    # run inline and hold up the primary's next request.
+    return shadow.infer(rows, trusted=trusted, off_loop=True)

@@ -1,13 +1,21 @@
 """Shadow traffic: answers only from the primary, agreement per row, failures kept apart."""
 
 import asyncio
+import json
 import time
 from collections.abc import Mapping
 
 import numpy as np
 import pytest
 
-from service.runtime.shadow import ShadowJob, ShadowRecord, ShadowRunner, agreeing_rows
+from service.runtime.shadow import (
+    ShadowJob,
+    ShadowPlan,
+    ShadowRecord,
+    ShadowRunner,
+    agreeing_rows,
+)
+from service.runtime.versions_file import parse_versions_file
 from service.server.request_context import RequestContext
 from service.server.services import Lifecycle
 from service.tasks.resolver import ModelResolver
@@ -105,10 +113,9 @@ def test_a_slow_shadow_never_shows_in_the_primary_latency():
 
 
 def test_forecasters_agree_within_the_tolerance():
-    job = ShadowJob(
-        "fc", 1, 2, {"series": np.ones((2, 4))}, {"forecast": np.array([[100.0], [100.0]])},
-        run=None, top1_output=None, labels=(), tolerance=0.01, record=ShadowRecord(),  # type: ignore[arg-type]
-    )  # fmt: skip
+    plan = ShadowPlan("fc", 1, 2, run=None, top1_output=None, labels=(), tolerance=0.01,  # type: ignore[arg-type]
+                      record=ShadowRecord())  # fmt: skip
+    job = ShadowJob(plan, {"series": np.ones((2, 4))}, {"forecast": np.array([[100.0], [100.0]])})
     rows = agreeing_rows(job, {"forecast": np.array([[100.9], [101.1]])})
     assert rows.tolist() == [True, False]
 
@@ -140,9 +147,10 @@ def test_the_queue_sheds_only_when_full():
         await asyncio.sleep(0.2)
         return {"y": np.zeros((1, 1))}
 
+    plan = ShadowPlan("m", 1, 2, slow, None, (), 0.01, record)
+
     def job() -> ShadowJob:
-        return ShadowJob("m", 1, 2, {"x": np.zeros((1, 1))}, {"y": np.zeros((1, 1))}, slow,
-                         None, (), 0.01, record)  # fmt: skip
+        return ShadowJob(plan, {"x": np.zeros((1, 1))}, {"y": np.zeros((1, 1))})
 
     async def main() -> tuple[list[bool], list[bool]]:
         runner = ShadowRunner(2, observer)
@@ -198,9 +206,10 @@ def test_a_group_is_sent_once_it_holds_max_rows():
         sent.append(len(inputs["x"]))
         return {"y": np.zeros((len(inputs["x"]), 1))}
 
+    plan = ShadowPlan("m", 1, 2, count, None, (), 0.01, record)
+
     def job(rows: int) -> ShadowJob:
-        return ShadowJob("m", 1, 2, {"x": np.zeros((rows, 1))}, {"y": np.zeros((rows, 1))},
-                         count, None, (), 0.01, record)  # fmt: skip
+        return ShadowJob(plan, {"x": np.zeros((rows, 1))}, {"y": np.zeros((rows, 1))})
 
     async def main() -> None:
         runner = ShadowRunner(64, observer, max_rows=8, linger_s=60.0)
@@ -212,3 +221,19 @@ def test_a_group_is_sent_once_it_holds_max_rows():
         assert runner.pending == 0
 
     asyncio.run(main())
+
+
+def test_a_pair_is_wrapped_once_per_table():
+    """Requests reuse the pair's wrapper (nothing per request but the tensors); a new
+    table (a version change, a new file) makes a new one."""
+    repo = FakeRepository(fake_classifier(version=1), fake_classifier(version=2))
+    rollout = install_rollout(repo, "clf", SHADOW_ALL)
+    resolver = ModelResolver(repo, Lifecycle(), RequestContext("t"), {})
+    first = resolver.resolve("clf", label="stable")
+    assert resolver.resolve("clf", label="stable") is first
+    looser = {**SHADOW_ALL, "shadow": {"version": 2, "percent": 100, "tolerance": 0.5}}
+    rollout.accept(parse_versions_file(json.dumps(looser).encode()))
+    rollout.refresh({1, 2})
+    second = resolver.resolve("clf", label="stable")
+    assert isinstance(second, ShadowedModel) and second is not first
+    assert resolver.resolve("clf", label="stable") is second
