@@ -11,8 +11,15 @@ set of AVAILABLE versions changes, so choosing costs a dict look-up or a bisecti
 A label resolves only to an AVAILABLE version: while the version it names loads, the
 label keeps its previous target if that still serves, and is pending otherwise. A
 version that is not AVAILABLE gets no traffic; its share goes to the others.
+
+Requests without a route key draw their version once per turn of the event loop: the
+requests read in one turn (dozens under load, one for a lone client) go to the same
+version, so each version's batches stay as full as without a split; a split per
+request halved them at 50/50 and cost ~10% of the rate at 64 clients. Each turn's draw
+is weighted and independent of how many requests share it, so the shares hold.
 """
 
+import asyncio
 import bisect
 import hashlib
 import itertools
@@ -97,6 +104,12 @@ def key_point(route_key: str) -> float:
     return int.from_bytes(digest) / 2**64
 
 
+def _version_at(table: RouteTable, point: float) -> int:
+    """The split's version at ``point`` in [0, 1)."""
+    index = bisect.bisect_right(table.cumulative, point * table.cumulative[-1])
+    return table.versions[min(index, len(table.versions) - 1)]
+
+
 class ModelRollout:
     """One model's versions.json: the configuration in force, the refusal, the shadow record."""
 
@@ -113,6 +126,7 @@ class ModelRollout:
         self._observer = observer
         self._logged: tuple[bytes, str] | None = None
         self._parsed: tuple[bytes, VersionsFile] | None = None
+        self._drawn: tuple[RouteTable, int] | None = None  # this turn's keyless draw
 
     def label_version(self, label: str) -> int:
         """The AVAILABLE version ``label`` reaches now; unknown (404) or pending (503)."""
@@ -129,9 +143,21 @@ class ModelRollout:
         table = self.table
         if not table.versions:
             return None
-        point = random.random() if route_key is None else key_point(route_key)
-        index = bisect.bisect_right(table.cumulative, point * table.cumulative[-1])
-        return table.versions[min(index, len(table.versions) - 1)]
+        if route_key is not None:
+            return _version_at(table, key_point(route_key))
+        drawn = self._drawn
+        if drawn is not None and drawn[0] is table:
+            return drawn[1]
+        version = _version_at(table, random.random())
+        try:
+            asyncio.get_running_loop().call_soon(self._end_turn)
+        except RuntimeError:  # no event loop (a synchronous caller): a draw per call
+            return version
+        self._drawn = (table, version)
+        return version
+
+    def _end_turn(self) -> None:
+        self._drawn = None
 
     def shadow_version(self, primary: int) -> int | None:
         """The version this request is also sent to, when it is sampled; else None."""

@@ -1,5 +1,6 @@
 """The resolver with a versions.json: labels, the weighted split, sticky keys, precedence."""
 
+import asyncio
 import math
 from collections import Counter
 
@@ -59,6 +60,31 @@ def test_ten_thousand_requests_split_ninety_ten_within_four_deviations(repo):
     deviation = math.sqrt(10_000 * 0.1 * 0.9)
     assert abs(counts[2] - 1_000) <= 4 * deviation, counts
     assert counts[1] + counts[2] == 10_000
+
+
+def test_on_the_event_loop_keyless_requests_of_one_turn_share_a_draw(repo):
+    """Requests read in one turn of the loop go to one version (full batches for it);
+    over many turns the weights hold, and a route key still picks for itself."""
+    install_rollout(repo, "clf", SPLIT)
+    resolver = resolver_of(repo)
+
+    async def turns(count: int) -> list[set[int]]:
+        seen = []
+        for _ in range(count):
+            seen.append({resolver.resolve("clf").version for _ in range(20)})
+            await asyncio.sleep(0)  # the next turn
+        return seen
+
+    seen = asyncio.run(turns(4_000))
+    assert all(len(versions) == 1 for versions in seen)
+    canary = sum(versions == {2} for versions in seen)
+    assert abs(canary - 400) <= 4 * math.sqrt(4_000 * 0.1 * 0.9), canary
+
+    async def keyed() -> set[int]:
+        resolver.resolve("clf")  # this turn's keyless draw
+        return {resolver.resolve("clf", route_key=f"user-{i}").version for i in range(200)}
+
+    assert asyncio.run(keyed()) == {1, 2}
 
 
 def test_route_keys_are_sticky_and_spread(repo):
