@@ -257,6 +257,27 @@ def _write_json(path: Path, document: dict[str, Any]) -> None:
     hidden.replace(path)
 
 
+def _spread(answers: list[tuple[float, bool]], expected: float) -> float:
+    """Four standard errors of the canary share, from its variation between 0.1 s slices.
+
+    A replica draws the version once per turn of its event loop for the requests read
+    together, so answers come in clusters and the binomial error of single draws would
+    be too narrow; slices much longer than a turn hold whole clusters (a ratio estimate
+    over clusters). Never below the single-draw error.
+    """
+    if not answers:
+        return 0.0
+    slices: dict[int, list[int]] = {}
+    for at, new in answers:
+        counts = slices.setdefault(int(at / 0.1), [0, 0])
+        counts[0] += 1
+        counts[1] += new
+    share = sum(c for _, c in slices.values()) / len(answers)
+    clustered = math.sqrt(sum((c - share * n) ** 2 for n, c in slices.values()))
+    single = math.sqrt(expected * (1 - expected) * len(answers))
+    return 4 * max(clustered, single) / len(answers)
+
+
 def _times(name: str, follow: dict[str, float]) -> str:
     # Container names carry the compose project; the service and index say enough.
     each = ", ".join(f"{r.split('_', 1)[-1]} {s:.1f} s" for r, s in sorted(follow.items()))
@@ -285,15 +306,15 @@ def _require_versions(
         if at + latency < flip.marks["canary"]:
             before.add(version)
         elif canary_from <= at and at + latency < flip.marks["promote"]:
-            canary.append(version == new)
+            canary.append((at, version == new))
         elif at > promoted:
             after.add(version)
     row.require(not strange, f"answers from version(s) {sorted(strange)}")
     row.require(before <= {old}, f"before the canary file, answers from {sorted(before)}")
     row.require(bool(after), "no answers after the promotion to judge")
     row.require(after <= {new}, f"after the promotion, answers from {sorted(after)}")
-    share, expected = sum(canary) / max(len(canary), 1), CANARY_PERCENT / 100
-    spread = 4 * math.sqrt(expected * (1 - expected) / max(len(canary), 1))
+    expected = CANARY_PERCENT / 100
+    share, spread = sum(new for _, new in canary) / max(len(canary), 1), _spread(canary, expected)
     row.detail += (
         f"; through the balancer, {share:.1%} of {len(canary)} answers from v{new} while "
         f"every replica held the {CANARY_PERCENT}% split"
