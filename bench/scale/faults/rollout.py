@@ -260,10 +260,10 @@ def _write_json(path: Path, document: dict[str, Any]) -> None:
 def _spread(answers: list[tuple[float, bool]], expected: float) -> float:
     """Four standard errors of the canary share, from its variation between 0.1 s slices.
 
-    A replica draws the version once per turn of its event loop for the requests read
-    together, so answers come in clusters and the binomial error of single draws would
-    be too narrow; slices much longer than a turn hold whole clusters (a ratio estimate
-    over clusters). Never below the single-draw error.
+    A replica draws the version once per 5 ms for the requests without a route key, so
+    answers come in clusters and the binomial error of single draws would be too
+    narrow; slices much longer than a draw hold whole clusters (a ratio estimate over
+    clusters). Never below the single-draw error.
     """
     if not answers:
         return 0.0

@@ -1,6 +1,6 @@
 """The resolver with a versions.json: labels, the weighted split, sticky keys, precedence."""
 
-import asyncio
+import itertools
 import math
 from collections import Counter
 
@@ -12,6 +12,7 @@ from service.runtime.errors import (
     VersionLabelNotFoundError,
     VersionLabelPendingError,
 )
+from service.runtime.rollout import DRAW_WINDOW_S
 from service.server.request_context import RequestContext
 from service.server.services import Lifecycle
 from service.tasks.resolver import ModelResolver
@@ -54,7 +55,8 @@ def test_labels_resolve_and_unknown_ones_are_named(repo):
 
 
 def test_ten_thousand_requests_split_ninety_ten_within_four_deviations(repo):
-    install_rollout(repo, "clf", SPLIT)
+    rollout = install_rollout(repo, "clf", SPLIT)
+    rollout.clock = itertools.count().__next__  # a window apiece: independent draws
     resolver = resolver_of(repo)
     counts = Counter(resolver.resolve("clf").version for _ in range(10_000))
     deviation = math.sqrt(10_000 * 0.1 * 0.9)
@@ -62,29 +64,31 @@ def test_ten_thousand_requests_split_ninety_ten_within_four_deviations(repo):
     assert counts[1] + counts[2] == 10_000
 
 
-def test_on_the_event_loop_keyless_requests_of_one_turn_share_a_draw(repo):
-    """Requests read in one turn of the loop go to one version (full batches for it);
-    over many turns the weights hold, and a route key still picks for itself."""
-    install_rollout(repo, "clf", SPLIT)
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_keyless_requests_of_one_window_share_a_draw(repo):
+    """Requests within DRAW_WINDOW_S go to one version (full batches for it); over many
+    windows the weights hold, and a route key still picks for itself."""
+    rollout = install_rollout(repo, "clf", SPLIT)
+    rollout.clock = clock = Clock()
     resolver = resolver_of(repo)
-
-    async def turns(count: int) -> list[set[int]]:
-        seen = []
-        for _ in range(count):
-            seen.append({resolver.resolve("clf").version for _ in range(20)})
-            await asyncio.sleep(0)  # the next turn
-        return seen
-
-    seen = asyncio.run(turns(4_000))
+    seen = []
+    for _ in range(4_000):
+        seen.append({resolver.resolve("clf").version for _ in range(20)})
+        clock.now += DRAW_WINDOW_S
     assert all(len(versions) == 1 for versions in seen)
     canary = sum(versions == {2} for versions in seen)
     assert abs(canary - 400) <= 4 * math.sqrt(4_000 * 0.1 * 0.9), canary
-
-    async def keyed() -> set[int]:
-        resolver.resolve("clf")  # this turn's keyless draw
-        return {resolver.resolve("clf", route_key=f"user-{i}").version for i in range(200)}
-
-    assert asyncio.run(keyed()) == {1, 2}
+    keyed = {resolver.resolve("clf", route_key=f"user-{i}").version for i in range(200)}
+    assert keyed == {1, 2}
 
 
 def test_route_keys_are_sticky_and_spread(repo):
