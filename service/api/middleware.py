@@ -9,8 +9,6 @@ requests a process works on at once, before any body is read.
 
 import asyncio
 import logging
-import random
-import re
 import time
 from collections import deque
 
@@ -22,11 +20,10 @@ from service.api.problems import BodyTooLargeError, error_response
 from service.errors import OverloadedError
 from service.metrics import ServiceMetrics
 from service.server.access_log import AccessLog
-from service.server.request_context import RequestContext
+from service.server.request_context import RequestContext, request_id_from
 
 REQUEST_ID_HEADER = "x-request-id"
 VERSION_HEADER = "x-kerasserve-version"
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 UNMATCHED_ENDPOINT = "unmatched"
 
 logger = logging.getLogger(__name__)
@@ -42,12 +39,7 @@ def header_value(scope: Scope, name: bytes) -> str | None:
 
 def incoming_request_id(scope: Scope) -> str:
     """The client's X-Request-ID when it is sane, else a fresh random id."""
-    given = header_value(scope, REQUEST_ID_HEADER.encode())
-    if given is not None and _VALID_REQUEST_ID.match(given):
-        return given
-    # An id, not a secret: 128 random bits from the fast generator (os.urandom is a
-    # system call, ~2% of a small request). Seeded from os.urandom at start-up.
-    return f"{random.getrandbits(128):032x}"
+    return request_id_from(header_value(scope, REQUEST_ID_HEADER.encode()))
 
 
 def endpoint_of(scope: Scope) -> str:

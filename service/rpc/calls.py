@@ -1,6 +1,6 @@
 """What every gRPC call goes through, as REST requests go through the middleware.
 
-`CallInterceptor` wraps each method handler: a request id (the client's
+`CallPolicy` wraps each method handler once: a request id (the client's
 `x-request-id` metadata when sane, else a fresh one, sent back in the trailers), the
 API key (`authorization: Bearer <key>` metadata; health, liveness and reflection stay
 open unless `protect_health_and_metrics`), a cap on calls in progress (beyond
@@ -14,13 +14,11 @@ into) through `current_call()`: the wrapper runs in the call's own task.
 """
 
 import asyncio
-import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 
@@ -29,10 +27,9 @@ from service.errors import InvalidRequestError, OverloadedError, UnauthorizedErr
 from service.metrics import ServiceMetrics
 from service.rpc.status import REQUEST_ID, RpcStatus, status_of
 from service.server.access_log import AccessWriter
-from service.server.request_context import RequestContext
+from service.server.request_context import RequestContext, request_id_from
 
 _CURRENT: ContextVar[RequestContext] = ContextVar("kerasserve_rpc_call")
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 ROUTE_KEY = "x-kerasserve-route-key"
 
 # Methods answered whatever the key and the load: probes must never queue behind work.
@@ -63,16 +60,16 @@ def current_call() -> RequestContext:
     return call if call is not None else RequestContext(request_id="-")
 
 
-def _request_id(metadata: Any) -> str:
+def _identity(metadata: Any) -> tuple[str, str | None]:
+    """The call's request id (the client's when sane) and its route key, if any
+    (`x-kerasserve-route-key`: the same key reaches the same version of a split)."""
+    given = route_key = None
     for key, value in metadata or ():
-        if key == REQUEST_ID and isinstance(value, str) and _VALID_REQUEST_ID.match(value):
-            return value
-    return secrets.token_hex(16)
-
-
-def _route_key(metadata: Any) -> str | None:
-    """`x-kerasserve-route-key`: the same key reaches the same version of a traffic split."""
-    return next((v for k, v in metadata or () if k == ROUTE_KEY and isinstance(v, str)), None)
+        if key == REQUEST_ID and given is None and isinstance(value, str):
+            given = value
+        elif key == ROUTE_KEY and route_key is None and isinstance(value, str):
+            route_key = value
+    return request_id_from(given), route_key
 
 
 def check_bearer(settings: Settings, metadata: Any) -> None:
@@ -88,8 +85,13 @@ def check_bearer(settings: Settings, metadata: Any) -> None:
         raise UnauthorizedError("the API key is not valid")
 
 
-class CallInterceptor(grpc.aio.ServerInterceptor):
-    """Request ids, the key, the cap, errors, the access log and metrics for every call."""
+class CallPolicy:
+    """Request ids, the key, the cap, errors, the access log and metrics for every call.
+
+    Each method handler is wrapped once, when the services are registered
+    (`service.rpc.handlers`), not per call as a `grpc.aio.ServerInterceptor` would:
+    an interceptor costs every call an extra coroutine and a fresh handler.
+    """
 
     def __init__(self, settings: Settings, metrics: ServiceMetrics, log: AccessWriter) -> None:
         self.settings = settings
@@ -99,31 +101,55 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         self.limit = settings.max_active_requests + settings.max_waiting_requests
         self.last_started = 0.0  # monotonic time of the last call that is not a probe
 
-    async def intercept_service(
-        self, continuation: Callable[[Any], Awaitable[Any]], details: Any
-    ) -> Any:
-        handler = await continuation(details)
-        if handler is None:
-            return None
-        method, metadata = details.method, details.invocation_metadata
+    def wrap(self, method: str, handler: Any) -> Any:
+        """``handler`` (a `grpc.RpcMethodHandler` of ``method``) behind this policy."""
         kinds = {
             "request_deserializer": _tolerant(handler.request_deserializer),
             "response_serializer": handler.response_serializer,
         }
+        probe = method.startswith(OPEN_PREFIXES)
         if handler.unary_unary is not None:
-            unary = self._unary(handler.unary_unary, method, metadata)
+            unary = self._unary(handler.unary_unary, method, probe)
             return grpc.unary_unary_rpc_method_handler(unary, **kinds)
         if handler.unary_stream is not None:
-            stream = self._stream(handler.unary_stream, method, metadata)
+            stream = self._stream(handler.unary_stream, method, probe)
             return grpc.unary_stream_rpc_method_handler(stream, **kinds)
         if handler.stream_stream is not None:
-            stream = self._stream(handler.stream_stream, method, metadata, streaming=True)
+            stream = self._stream(handler.stream_stream, method, probe, streaming=True)
             return grpc.stream_stream_rpc_method_handler(stream, **kinds)
         return handler  # client streaming: no service of ours has one
 
-    def _admit(self, method: str, metadata: Any) -> bool:
+    def _unary(self, inner: Any, method: str, probe: bool) -> Any:
+        async def behaviour(request: Any, context: Any) -> Any:
+            call = _Call(self, method, probe, context)
+            try:
+                call.admit()
+                return await inner(_checked(request), context)
+            except BaseException as exc:
+                await call.fail(exc)
+            finally:
+                call.finish()
+
+        return behaviour
+
+    def _stream(self, inner: Any, method: str, probe: bool, streaming: bool = False) -> Any:
+        async def behaviour(request: Any, context: Any) -> AsyncIterator[Any]:
+            call = _Call(self, method, probe, context)
+            try:
+                call.admit()
+                request = _checked_stream(request) if streaming else _checked(request)
+                async for response in inner(request, context):
+                    yield response
+            except BaseException as exc:
+                await call.fail(exc)
+            finally:
+                call.finish()
+
+        return behaviour
+
+    def admit(self, probe: bool, metadata: Any) -> bool:
         """Check the key and the cap; True when the call counts against the cap."""
-        if method.startswith(OPEN_PREFIXES):
+        if probe:
             if self.settings.protect_health_and_metrics:
                 check_bearer(self.settings, metadata)
             return False
@@ -134,47 +160,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         self.active += 1
         return True
 
-    @asynccontextmanager
-    async def _call(self, method: str, metadata: Any, context: Any) -> AsyncIterator[None]:
-        """One call's request id, admission, error mapping, access-log line and metrics."""
-        call = RequestContext(_request_id(metadata), route_key=_route_key(metadata))
-        token, counted, code = _CURRENT.set(call), False, "OK"
-        try:
-            counted = self._admit(method, metadata)
-            call.in_company = self.active > 1
-            context.set_trailing_metadata(((REQUEST_ID, call.request_id),))
-            yield
-        except asyncio.CancelledError:
-            code = _cancelled(context)
-            raise
-        except grpc.aio.AbortError:  # a library servicer's own answer (health, reflection)
-            code = _aborted(context)
-            raise
-        except Exception as exc:
-            status = _status(exc, call)
-            code = status.code.name
-            await context.abort(status.code, status.details, status.trailers)
-        finally:
-            _CURRENT.reset(token)
-            self._finish(method, call, code, counted)
-
-    def _unary(self, inner: Any, method: str, metadata: Any) -> Any:
-        async def behaviour(request: Any, context: Any) -> Any:
-            async with self._call(method, metadata, context):
-                return await inner(_checked(request), context)
-
-        return behaviour
-
-    def _stream(self, inner: Any, method: str, metadata: Any, streaming: bool = False) -> Any:
-        async def behaviour(request: Any, context: Any) -> AsyncIterator[Any]:
-            async with self._call(method, metadata, context):
-                request = _checked_stream(request) if streaming else _checked(request)
-                async for response in inner(request, context):
-                    yield response
-
-        return behaviour
-
-    def _finish(self, method: str, call: RequestContext, code: str, counted: bool) -> None:
+    def finish(self, method: str, call: RequestContext, code: str, counted: bool) -> None:
         if counted:
             self.active -= 1
         seconds = time.perf_counter() - call.started
@@ -199,6 +185,54 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 "latency_ms": round(seconds * 1000, 3),
             }
         )
+
+
+class _Call:
+    """One call in progress: its `RequestContext` (current while it runs), whether it
+    counts against the cap, and the status code it ends with."""
+
+    __slots__ = (
+        "call",
+        "code",
+        "context",
+        "counted",
+        "metadata",
+        "method",
+        "policy",
+        "probe",
+        "token",
+    )
+
+    def __init__(self, policy: CallPolicy, method: str, probe: bool, context: Any) -> None:
+        self.policy, self.method, self.probe, self.context = policy, method, probe, context
+        self.metadata = context.invocation_metadata()
+        request_id, route_key = _identity(self.metadata)
+        self.call = RequestContext(request_id, route_key=route_key)
+        self.token = _CURRENT.set(self.call)
+        self.counted, self.code = False, "OK"
+
+    def admit(self) -> None:
+        self.counted = self.policy.admit(self.probe, self.metadata)
+        self.call.in_company = self.policy.active > 1
+        self.context.set_trailing_metadata(((REQUEST_ID, self.call.request_id),))
+
+    async def fail(self, exc: BaseException) -> NoReturn:
+        """Note the code ``exc`` ends the call with; answer an error through the table."""
+        if isinstance(exc, asyncio.CancelledError):
+            self.code = _cancelled(self.context)  # the deadline passed, or the client left
+        elif isinstance(exc, grpc.aio.AbortError):  # a library servicer's own answer
+            self.code = _aborted(self.context)
+        elif isinstance(exc, Exception):
+            status = _status(exc, self.call)
+            self.code = status.code.name
+            await self.context.abort(status.code, status.details, status.trailers)
+        else:  # the stream was closed under its generator
+            self.code = "CANCELLED"
+        raise exc
+
+    def finish(self) -> None:
+        _CURRENT.reset(self.token)
+        self.policy.finish(self.method, self.call, self.code, self.counted)
 
 
 class _Malformed:

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 
 from service.server.access_log import AccessWriter
@@ -33,7 +33,7 @@ def _address(host: str, port: int) -> str:
 
 
 class RpcServer:
-    """`grpc.aio` with every service of `service.rpc` and the call interceptor."""
+    """`grpc.aio` with every service of `service.rpc` behind the call policy."""
 
     def __init__(self, services: Services, log: AccessWriter) -> None:
         # Imported here: the TF Serving protos import TensorFlow, which an app with gRPC
@@ -41,7 +41,8 @@ class RpcServer:
         from grpc_health.v1 import health_pb2, health_pb2_grpc
         from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
-        from service.rpc.calls import CallInterceptor
+        from service.rpc.calls import CallPolicy
+        from service.rpc.handlers import PolicyHandlers
         from service.rpc.health import HealthServicer
         from service.rpc.tf_servicer import ModelServicer, PredictionServicer
         from service.rpc.v2_servicer import InferenceServicer
@@ -53,18 +54,16 @@ class RpcServer:
             ("grpc.max_send_message_length", limit),
             ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
         ]
-        self.calls = CallInterceptor(settings, services.metrics, log)
-        self.server: Any = grpc.aio.server(interceptors=[self.calls], options=options)
+        self.calls = CallPolicy(settings, services.metrics, log)
+        handlers = PolicyHandlers(self.calls)
         service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
-            InferenceServicer(services), self.server
+            InferenceServicer(services), handlers
         )
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-            PredictionServicer(services), self.server
+            PredictionServicer(services), handlers
         )
-        model_service_pb2_grpc.add_ModelServiceServicer_to_server(
-            ModelServicer(services), self.server
-        )
-        health_pb2_grpc.add_HealthServicer_to_server(HealthServicer(services), self.server)
+        model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(services), handlers)
+        health_pb2_grpc.add_HealthServicer_to_server(HealthServicer(services), handlers)
         names = (
             service_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name,
             "tensorflow.serving.PredictionService",
@@ -72,7 +71,10 @@ class RpcServer:
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         )
-        reflection.enable_server_reflection(names, self.server)
+        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
+            reflection.aio.ReflectionServicer(names), handlers
+        )
+        self.server: Any = grpc.aio.server(handlers=[handlers], options=options)
         self.address = _address(settings.host, settings.grpc_port)
         self.port = 0
 

@@ -6,10 +6,24 @@ the request metrics. Requests that never named a model keep empty labels; names 
 did not resolve become `_unknown`, so clients cannot create label values at will.
 """
 
+import random
+import re
 import time
 from dataclasses import dataclass, field
 
 UNKNOWN_MODEL = "_unknown"  # Metric label for a model name the repository did not know.
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+
+
+def request_id_from(given: str | None) -> str:
+    """The client's request id when it is sane, else a fresh random one.
+
+    An id, not a secret: 128 random bits from the fast generator (os.urandom is a
+    system call, ~2% of a small request). Seeded from os.urandom at start-up.
+    """
+    if given is not None and _VALID_REQUEST_ID.match(given):
+        return given
+    return f"{random.getrandbits(128):032x}"
 
 
 @dataclass

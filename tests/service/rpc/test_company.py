@@ -2,7 +2,7 @@
 
 grpc.aio hands the loop one call per turn, so the batcher's turn-based guess that a
 caller is alone held for nearly every call at 64 clients: each ran on the event loop,
-one row at a time. The interceptor knows how many calls are in progress and says so.
+one row at a time. The call policy knows how many calls are in progress and says so.
 """
 
 import asyncio
@@ -10,10 +10,13 @@ from typing import Any
 
 from service.config import Settings
 from service.metrics import ServiceMetrics
-from service.rpc.calls import CallInterceptor, current_call
+from service.rpc.calls import CallPolicy, current_call
 
 
 class Context:
+    def invocation_metadata(self) -> tuple[()]:
+        return ()
+
     def set_trailing_metadata(self, metadata: Any) -> None:
         self.trailers = metadata
 
@@ -22,7 +25,7 @@ class Context:
 
 
 def test_a_call_is_in_company_only_while_another_is_in_progress():
-    interceptor = CallInterceptor(Settings(), ServiceMetrics(), lambda fields: None)
+    policy = CallPolicy(Settings(), ServiceMetrics(), lambda fields: None)
     seen: list[tuple[str, bool]] = []
     release = asyncio.Event()
 
@@ -38,13 +41,14 @@ def test_a_call_is_in_company_only_while_another_is_in_progress():
     method = "/inference.GRPCInferenceService/ModelInfer"
 
     async def main() -> None:
-        running = asyncio.create_task(interceptor._unary(first, method, ())(object(), Context()))
+        started = policy._unary(first, method, probe=False)(object(), Context())
+        running = asyncio.create_task(started)
         while not seen:
             await asyncio.sleep(0)
-        await interceptor._unary(second, method, ())(object(), Context())
+        await policy._unary(second, method, probe=False)(object(), Context())
         release.set()
         await running
-        await interceptor._unary(second, method, ())(object(), Context())  # alone again
+        await policy._unary(second, method, probe=False)(object(), Context())  # alone again
 
     asyncio.run(main())
     assert seen == [("first", False), ("second", True), ("second", False)]

@@ -1,0 +1,42 @@
+"""The services' method handlers, each wrapped once by the call policy.
+
+The generated `add_*Servicer_to_server` functions register a service on whatever
+they are given: `PolicyHandlers` takes the registration in place of the server, and
+is then the server's one generic handler. Each method is looked up in the services
+and wrapped (`CallPolicy.wrap`) on its first call; later calls find it in a dict.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+import grpc
+
+from service.rpc.calls import CallPolicy
+
+
+class PolicyHandlers(grpc.GenericRpcHandler):
+    """Every registered service's methods behind `CallPolicy`."""
+
+    def __init__(self, policy: CallPolicy) -> None:
+        self.policy = policy
+        self.services: list[grpc.GenericRpcHandler] = []
+        self.methods: dict[str, Any] = {}  # only methods that exist: bounded
+
+    def add_generic_rpc_handlers(self, handlers: Iterable[grpc.GenericRpcHandler]) -> None:
+        """What generated code calls on a server to register a service."""
+        self.services.extend(handlers)
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, Any]) -> None:
+        """Newer generated code also registers the methods by name; the generic handler
+        it registered first answers for the same methods, so nothing more is kept."""
+
+    def service(self, handler_call_details: Any) -> Any:
+        method = handler_call_details.method
+        wrapped = self.methods.get(method)
+        if wrapped is None:
+            for service in self.services:
+                handler = service.service(handler_call_details)
+                if handler is not None:
+                    wrapped = self.methods[method] = self.policy.wrap(method, handler)
+                    break
+        return wrapped
