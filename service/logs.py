@@ -24,12 +24,31 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return dict(fields) if isinstance(fields, dict) else {}
 
 
+def log_time(created: float) -> str:
+    """``created`` (a Unix time) as ISO 8601 in UTC with milliseconds, as
+    `datetime.isoformat` writes it; the text up to the second is made once per second
+    (formatting a datetime cost an access line more than everything else in it)."""
+    global _last_second
+    second = int(created)
+    micros = round((created - second) * 1_000_000)  # datetime rounds half to even too
+    if created < 0 or micros >= 1_000_000:
+        return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    last = _last_second  # one read: another thread may replace it meanwhile
+    if last[0] != second:
+        text = datetime.fromtimestamp(second, UTC).isoformat(timespec="seconds")
+        last = _last_second = (second, text.removesuffix("+00:00"))
+    return f"{last[1]}.{micros // 1000:03d}+00:00"
+
+
+_last_second: tuple[int, str] = (-1, "")  # the second last formatted, and its text
+
+
 def json_line(
     created: float, level: str, logger: str, message: str, fields: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The shape of every JSON log line; `service.server.access_log` writes its own with it."""
     return {
-        "time": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+        "time": log_time(created),
         "level": level,
         "logger": logger,
         "message": message,

@@ -186,15 +186,20 @@ def select_outputs(
         return [(name, array, _wants_binary(request, None)) for name, array in outputs.items()]
     chosen = []
     for wanted in request.outputs:
-        if wanted.name not in outputs:
-            known = ", ".join(outputs)
-            raise InvalidRequestError(f"unknown output {wanted.name!r} (outputs: {known})")
-        array = outputs[wanted.name]
+        array = output_named(wanted.name, outputs)
         count = (wanted.parameters or {}).get("classification")
         if count is not None:
             array = classification(wanted.name, array, class_count(count), _labels(model))
         chosen.append((wanted.name, array, _wants_binary(request, wanted)))
     return chosen
+
+
+def output_named(name: str, outputs: Mapping[str, NDArray[Any]]) -> NDArray[Any]:
+    """The output a request asked for by name; a 400 naming the outputs there are."""
+    array = outputs.get(name)
+    if array is None:
+        raise InvalidRequestError(f"unknown output {name!r} (outputs: {', '.join(outputs)})")
+    return array
 
 
 def _labels(model: Model) -> Sequence[str]:

@@ -21,14 +21,26 @@ class PolicyHandlers(grpc.GenericRpcHandler):
         self.policy = policy
         self.services: list[grpc.GenericRpcHandler] = []
         self.methods: dict[str, Any] = {}  # only methods that exist: bounded
+        self.registered: dict[str, dict[str, Any]] = {}
 
     def add_generic_rpc_handlers(self, handlers: Iterable[grpc.GenericRpcHandler]) -> None:
         """What generated code calls on a server to register a service."""
         self.services.extend(handlers)
 
     def add_registered_method_handlers(self, service: str, handlers: dict[str, Any]) -> None:
-        """Newer generated code also registers the methods by name; the generic handler
-        it registered first answers for the same methods, so nothing more is kept."""
+        """Newer generated code also registers the methods by name, which lets gRPC match
+        a call to its method before it reaches Python: kept, wrapped, for `register`."""
+        wrapped = {}
+        for name, handler in handlers.items():
+            method = f"/{service}/{name}"
+            wrapped[name] = self.methods[method] = self.policy.wrap(method, handler)
+        self.registered[service] = wrapped
+
+    def register(self, server: Any) -> None:
+        """Serve every method on ``server``: by name where the service registered them."""
+        server.add_generic_rpc_handlers((self,))
+        for service, handlers in self.registered.items():
+            server.add_registered_method_handlers(service, handlers)
 
     def service(self, handler_call_details: Any) -> Any:
         method = handler_call_details.method

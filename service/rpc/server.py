@@ -74,7 +74,8 @@ class RpcServer:
         reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
             reflection.aio.ReflectionServicer(names), handlers
         )
-        self.server: Any = grpc.aio.server(handlers=[handlers], options=options)
+        self.server: Any = grpc.aio.server(options=options)
+        handlers.register(self.server)
         self.address = _address(settings.host, settings.grpc_port)
         self.port = 0
 

@@ -10,7 +10,7 @@ the classification extension is the REST one (`select_outputs`).
 """
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from service.errors import InvalidRequestError
 from service.ports import Model
 from service.protocols import v2_bytes
-from service.protocols.kserve_v2 import V2Inputs, select_outputs
+from service.protocols.kserve_v2 import V2Inputs, output_named, select_outputs
 from service.protocols.v2_messages import (
     BYTES,
     NUMPY_DTYPES,
@@ -52,16 +52,16 @@ def parameter_value(parameter: Any) -> Any:
 
 def decode_inputs(request: Any) -> V2Inputs:
     """Each numeric input as an array of its datatype and shape; BYTES inputs as bytes."""
-    raw = list(request.raw_input_contents)
-    if raw and len(raw) != len(request.inputs):
+    inputs, raw = request.inputs, request.raw_input_contents
+    if raw and len(raw) != len(inputs):
         raise InvalidRequestError(
-            f"{len(raw)} raw_input_contents for {len(request.inputs)} inputs: send one raw "
+            f"{len(raw)} raw_input_contents for {len(inputs)} inputs: send one raw "
             "entry per input, or none"
         )
-    if not request.inputs:
+    if not inputs:
         raise InvalidRequestError("the request has no inputs")
     decoded = V2Inputs()
-    for index, tensor in enumerate(request.inputs):
+    for index, tensor in enumerate(inputs):
         chunk = raw[index] if raw else None
         if chunk is not None and tensor.HasField("contents"):
             raise InvalidRequestError(f"input {tensor.name!r} has both contents and raw contents")
@@ -74,8 +74,8 @@ def decode_inputs(request: Any) -> V2Inputs:
 
 
 def _shape(tensor: Any) -> list[int]:
-    shape = [int(dim) for dim in tensor.shape]
-    if any(dim < 0 for dim in shape):
+    shape = list(tensor.shape)
+    if shape and min(shape) < 0:
         raise InvalidRequestError(f"input {tensor.name!r}: shape {shape} has a negative dim")
     return shape
 
@@ -113,28 +113,7 @@ def _numeric(tensor: Any, shape: list[int], chunk: bytes | None) -> NDArray[Any]
 
 
 def requested(request: Any) -> V2InferRequest:
-    """The request's `outputs` as the REST translator's message, for `select_outputs`.
-
-    Most calls name their outputs plainly, the same ones call after call: that message
-    is built once per set of names (building it took ~5 us, a tenth of an answer).
-    """
-    plain = not request.id and not any(output.parameters for output in request.outputs)
-    if not plain:
-        return _requested(request)
-    names = tuple(output.name for output in request.outputs)
-    known = _PLAIN_REQUESTS.get(names)
-    if known is None:
-        known = _requested(request)
-        if len(_PLAIN_REQUESTS) < PLAIN_REQUESTS_KEPT:
-            _PLAIN_REQUESTS[names] = known
-    return known
-
-
-PLAIN_REQUESTS_KEPT = 256
-_PLAIN_REQUESTS: dict[tuple[str, ...], V2InferRequest] = {}
-
-
-def _requested(request: Any) -> V2InferRequest:
+    """The request's `outputs` as the REST translator's message, for `select_outputs`."""
     outputs = [
         V2RequestedOutput(
             name=output.name,
@@ -152,10 +131,22 @@ def encode_response(
     response.model_name = model.name
     response.model_version = str(model.version)
     response.id = request.id
-    for name, array, _ in select_outputs(model, requested(request), outputs):
-        tensor = response.outputs.add()
-        tensor.name = name
-        tensor.datatype = v2_bytes.datatype_of(array)
-        tensor.shape.extend(array.shape)
+    for name, array in _chosen(model, request, outputs):
+        response.outputs.add(name=name, datatype=v2_bytes.datatype_of(array), shape=array.shape)
         response.raw_output_contents.append(v2_bytes.raw_bytes(array))
     return response
+
+
+def _chosen(
+    model: Model, request: Any, outputs: Mapping[str, NDArray[Any]]
+) -> Iterable[tuple[str, NDArray[Any]]]:
+    """The outputs to answer: all when none are named. Most calls name theirs plainly and
+    take them as they are; an output with parameters (the classification extension)
+    goes through the REST translator's rules."""
+    wanted = request.outputs
+    if not wanted:
+        return outputs.items()
+    if any(output.parameters for output in wanted):
+        selected = select_outputs(model, requested(request), outputs)
+        return [(name, array) for name, array, _ in selected]
+    return [(output.name, output_named(output.name, outputs)) for output in wanted]

@@ -1,13 +1,15 @@
-"""The service's log handler moves to the current sys.stderr once its own is closed."""
+"""The service's log lines: the handler follows sys.stderr; times as datetime writes them."""
 
 import io
 import json
 import logging
+import random
 import sys
+from datetime import UTC, datetime
 
 import pytest
 
-from service.logs import configure_logging
+from service.logs import configure_logging, log_time
 
 
 def test_lines_go_to_the_current_stderr_once_the_first_is_closed(monkeypatch: pytest.MonkeyPatch):
@@ -27,3 +29,15 @@ def test_lines_go_to_the_current_stderr_once_the_first_is_closed(monkeypatch: py
         assert line["logger"] == "kerasserve.test"
     finally:
         root.handlers[:], root.level = saved
+
+
+def test_log_times_read_as_datetime_writes_them():
+    """Each second's text is made once; the milliseconds must still be datetime's own,
+    rounding included (times a hair below the next second, or just past one)."""
+    generator = random.Random(7)
+    edges = (0.0, 0.0004999, 0.0005, 0.9994999, 0.9995, 0.9999994, 0.9999996)
+    times = [generator.uniform(1.6e9, 2.0e9) for _ in range(20_000)]
+    times += [1_796_623_200 + offset + second for offset in edges for second in range(3)]
+    for created in times:
+        expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+        assert log_time(created) == expected, created
