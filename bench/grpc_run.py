@@ -24,6 +24,7 @@ from tritonclient.grpc import service_pb2, service_pb2_grpc
 
 from bench import envs, h2load, procs
 from bench.run import APPS, DATA, MAIN_PYTHON, ROOT, Options, Point, _library_path
+from bench.thread_cpu import spent, thread_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +136,30 @@ def _wait_answering(spec: GrpcSpec, server: procs.Server, target: str, timeout_s
                 time.sleep(0.5)
 
 
-def measure(spec: GrpcSpec, scenario: str, concurrency: int, options: Options) -> Point:
+def _cpu(pids: set[int]) -> dict[str, float]:
+    """CPU seconds so far of every thread of ``pids`` (a server and its children)."""
+    seconds: dict[str, float] = {}
+    for pid in pids:
+        try:
+            seconds.update({f"{pid}:{key}": value for key, value in thread_seconds(pid).items()})
+        except OSError:  # the process ended meanwhile
+            continue
+    return seconds
+
+
+def _cpu_per_call(before: dict[str, float], after: dict[str, float], calls: int) -> str:
+    """The busiest thread's CPU and the whole server's, in microseconds per call: the
+    figures that move least with the machine's other load."""
+    deltas = spent(before, after)
+    if not calls or not deltas:
+        return ""
+    busiest, total = max(deltas.values()) / calls * 1e6, sum(deltas.values()) / calls * 1e6
+    return f"; CPU per call: busiest thread {busiest:.0f} us, all {total:.0f} us"
+
+
+def measure(
+    spec: GrpcSpec, scenario: str, concurrency: int, options: Options, pids: set[int]
+) -> Point:
     target, call = f"127.0.0.1:{options.port + 1}", spec.calls[scenario]
     point = Point(spec.name, scenario, concurrency)
     warm = h2load.run(target, call, concurrency, seconds=max(1.0, options.warmup_s))
@@ -144,15 +168,18 @@ def measure(spec: GrpcSpec, scenario: str, concurrency: int, options: Options) -
     # for every answer, so its count and the server's cover the same calls.
     calls = max(concurrency * 20, round(warm.rps * options.duration_s))
     count = counter(spec, options, scenario)
-    before = count()
+    before, cpu_before = count(), _cpu(pids)
     result = h2load.run(target, call, concurrency, calls=calls)
+    cpu_after = _cpu(pids)
     time.sleep(0.2)  # the last answers' metrics
     server_ok = round(count() - before)
     point.rps, point.requests = round(result.rps, 1), result.sent
     point.p50_ms, point.p90_ms = round(result.p50_ms, 3), round(result.p90_ms, 3)
     point.p99_ms, point.max_ms = round(result.p99_ms, 3), round(result.max_ms, 3)
     point.non_2xx = result.failed
-    point.batches = f"server OK {server_ok} of {result.sent}"
+    point.batches = f"server OK {server_ok} of {result.sent}" + _cpu_per_call(
+        cpu_before, cpu_after, result.sent
+    )
     if server_ok != result.succeeded:
         point.note = f"failed: h2load counted {result.succeeded} OK, the server {server_ok}"
     logger.info("%s", point)
@@ -178,7 +205,7 @@ def run_server(spec: GrpcSpec, options: Options, logs: Path) -> list[Point]:
             ]
         for scenario in SCENARIOS:
             for concurrency in (1, 64):
-                points.append(measure(spec, scenario, concurrency, options))
+                points.append(measure(spec, scenario, concurrency, options, server.pids()))
     except (RuntimeError, TimeoutError, ValueError, OSError, grpc.RpcError) as exc:
         logger.warning("%s failed: %s", spec.name, exc)
         points.append(Point(spec.name, SCENARIOS[0], 0, note=f"failed: {exc}"[:200]))
