@@ -1,9 +1,11 @@
 """The services' method handlers, each wrapped once by the call policy.
 
 The generated `add_*Servicer_to_server` functions register a service on whatever
-they are given: `PolicyHandlers` takes the registration in place of the server, and
-is then the server's one generic handler. Each method is looked up in the services
-and wrapped (`CallPolicy.wrap`) on its first call; later calls find it in a dict.
+they are given: `PolicyHandlers` takes the registration in place of the server, wraps
+the handlers (`CallPolicy.wrap`) and hands them to the real server (`register`): by
+method name where the generated code named them (gRPC then matches a call to its
+method before Python sees it), and as the server's one generic handler for the rest,
+whose methods are wrapped on their first call and found in a dict after.
 """
 
 from collections.abc import Iterable
