@@ -110,11 +110,11 @@ class ShadowJob:
 
     def layout(self) -> Hashable:
         """Equal for jobs of one plan whose inputs and outputs can be stacked together."""
+        return _layout(self.inputs), _layout(self.expected)
 
-        def of(arrays: Arrays) -> tuple[tuple[str, str, tuple[int, ...]], ...]:
-            return tuple((n, a.dtype.str, a.shape[1:]) for n, a in sorted(arrays.items()))
 
-        return of(self.inputs), of(self.expected)
+def _layout(arrays: Arrays) -> tuple[tuple[str, str, tuple[int, ...]], ...]:
+    return tuple((n, a.dtype.str, a.shape[1:]) for n, a in sorted(arrays.items()))
 
 
 def by_layout(jobs: Sequence[ShadowJob]) -> list[list[ShadowJob]]:

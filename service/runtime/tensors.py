@@ -1,5 +1,6 @@
 """Tensor descriptions (from signatures and cards), and validation of request inputs."""
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -66,14 +67,9 @@ def _expected(name: str, spec: TensorInfo) -> str:
     return f"input {name!r} must be {spec.describe()}"
 
 
+@functools.cache
 def _numpy_dtype(name: str) -> np.dtype[Any]:
-    dtype = _DTYPES.get(name)
-    if dtype is None:
-        dtype = _DTYPES[name] = np.dtype(name)
-    return dtype
-
-
-_DTYPES: dict[str, np.dtype[Any]] = {}
+    return np.dtype(name)
 
 
 def _cast(array: NDArray[Any], target: np.dtype[Any], name: str, spec: TensorInfo) -> NDArray[Any]:
