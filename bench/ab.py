@@ -11,9 +11,11 @@ this.
 
 The rollout scenarios serve a models directory of their own: the side's fashion_mlp v1
 and a copy of it as v2 (the same model twice), with a versions.json beside them or
-none (`mlp_two_versions`, their reference). A revision without versions.json ignores
-the file and serves v2, the same model, so every scenario runs on both sides; on a
-revision with it, the shadow's rows compared and shed are logged after each point.
+none (`mlp_two_versions`, their reference; `mlp_stable` has the file, all traffic on
+one label and no shadow: the reference that isolates what a shadow costs). A revision
+without versions.json ignores the file and serves v2, the same model, so every scenario
+runs on both sides; on a revision with it, the shadow's rows compared and shed are
+logged after each point.
 """
 
 import argparse
@@ -50,6 +52,7 @@ TARGETS = {
 LABELS = {"stable": 1, "canary": 2}
 ROLLOUTS: dict[str, dict[str, Any] | None] = {
     "mlp_two_versions": None,
+    "mlp_stable": {"version_labels": LABELS, "traffic": {"stable": 100}},
     "mlp_traffic": {"version_labels": LABELS, "traffic": {"stable": 50, "canary": 50}},
     "mlp_canary": {"version_labels": LABELS, "traffic": {"stable": 90, "canary": 10}},
     "mlp_shadow": {
@@ -156,7 +159,7 @@ def measure(
                             result = point(base_url, scenario, target, connections, options)
                             results.setdefault((side.label, key), []).append(result)
                             logger.info(
-                                "%s %s round %d: %.0f req/s, p50 %.2f ms, p99 %.1f ms, "
+                                "%s %s round %d: %.0f req/s, p50 %.3f ms, p99 %.1f ms, "
                                 "errors %d",
                                 side.label, key, round_index, result.rps, result.p50_ms,
                                 result.p99_ms, result.errors,
@@ -213,7 +216,7 @@ def report(
         errors = sum(r.errors for r in a + b)
         lines.append(
             f"| {key} | {rps_a:,.0f} | {rps_b:,.0f} | {rps_b / rps_a:.3f} | "
-            f"{p50_a:.2f} | {p50_b:.2f} | {p99_a:.1f} | {p99_b:.1f} | {errors} |"
+            f"{p50_a:.3f} | {p50_b:.3f} | {p99_a:.1f} | {p99_b:.1f} | {errors} |"
         )
     return "\n".join(lines)
 

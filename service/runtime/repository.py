@@ -158,11 +158,16 @@ class ModelRepository:
         """The newest AVAILABLE version of ``name``, or exactly ``version``."""
         if self._stopping:
             raise ServiceStoppingError()
+        versions = self._entries.get(name)
         if version is None:
             handle = self._defaults.get(name)
             if handle is not None:
                 return handle
-        versions = self._entries.get(name)
+        elif versions is not None:  # a pinned or routed version: one look-up when it serves
+            entry = versions.get(version)
+            handle = entry.handle if entry is not None and entry.state == "AVAILABLE" else None
+            if handle is not None and handle.accepting:
+                return handle
         if not versions or all(entry.state == "END" for entry in versions.values()):
             raise ModelNotFoundError(name)
         if version is None:
