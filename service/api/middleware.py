@@ -12,7 +12,6 @@ import logging
 import time
 from collections import deque
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.context import attach_context, context_of
@@ -24,6 +23,8 @@ from service.server.request_context import RequestContext, request_id_from
 
 REQUEST_ID_HEADER = "x-request-id"
 VERSION_HEADER = "x-kerasserve-version"
+REQUEST_ID_BYTES = REQUEST_ID_HEADER.encode()
+VERSION_BYTES = VERSION_HEADER.encode()
 UNMATCHED_ENDPOINT = "unmatched"
 
 logger = logging.getLogger(__name__)
@@ -113,10 +114,12 @@ class _ResponseWatch:
         if message["type"] == "http.response.start":
             self.started = True
             self.status = int(message["status"])
-            headers = MutableHeaders(scope=message)
-            headers[REQUEST_ID_HEADER] = self._context.request_id
+            # Raw pairs appended: every response here is built by this app, and no route
+            # sets these two headers itself (MutableHeaders would search and rebuild).
+            added = [(REQUEST_ID_BYTES, self._context.request_id.encode("latin-1"))]
             if self._context.version:
-                headers[VERSION_HEADER] = self._context.version
+                added.append((VERSION_BYTES, self._context.version.encode("latin-1")))
+            message["headers"] = [*message.get("headers", ()), *added]
         await self._send(message)
 
 
@@ -228,8 +231,11 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = header_value(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared.isdigit():
+            if int(declared) > self.max_bytes:
+                await self._refuse(scope, receive, send)
+            else:  # the HTTP parser reads no more than the declared length: nothing to count
+                await self.app(scope, receive, send)
             return
         await self.app(scope, self._counting(receive), send)
 
