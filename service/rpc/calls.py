@@ -29,6 +29,12 @@ from service.rpc.status import REQUEST_ID, RpcStatus, status_of
 from service.server.access_log import AccessWriter
 from service.server.request_context import RequestContext, request_id_from
 
+# Every this many calls, one waits for a batch off the loop even when it looks alone.
+# grpc.aio hands the loop one call at a time, so calls that each run on the loop end
+# before the next is seen and always look alone, even at 64 clients (V2 PNG calls
+# stayed so: 1.00 calls in progress on average). One call that waits lets the others
+# arrive and join its batch; from then on they are in company.
+LOOK_FOR_COMPANY = 16
 _CURRENT: ContextVar[RequestContext] = ContextVar("kerasserve_rpc_call")
 ROUTE_KEY = "x-kerasserve-route-key"
 
@@ -100,6 +106,7 @@ class CallPolicy:
         self.active = 0
         self.limit = settings.max_active_requests + settings.max_waiting_requests
         self.last_started = 0.0  # monotonic time of the last call that is not a probe
+        self.admitted = 0
 
     def wrap(self, method: str, handler: Any) -> Any:
         """``handler`` (a `grpc.RpcMethodHandler` of ``method``) behind this policy."""
@@ -213,7 +220,9 @@ class _Call:
 
     def admit(self) -> None:
         self.counted = self.policy.admit(self.probe, self.metadata)
-        self.call.in_company = self.policy.active > 1
+        policy = self.policy
+        policy.admitted += 1
+        self.call.in_company = policy.active > 1 or policy.admitted % LOOK_FOR_COMPANY == 0
         self.context.set_trailing_metadata(((REQUEST_ID, self.call.request_id),))
 
     async def fail(self, exc: BaseException) -> NoReturn:

@@ -10,7 +10,7 @@ from typing import Any
 
 from service.config import Settings
 from service.metrics import ServiceMetrics
-from service.rpc.calls import CallPolicy, current_call
+from service.rpc.calls import LOOK_FOR_COMPANY, CallPolicy, current_call
 
 
 class Context:
@@ -52,3 +52,25 @@ def test_a_call_is_in_company_only_while_another_is_in_progress():
 
     asyncio.run(main())
     assert seen == [("first", False), ("second", True), ("second", False)]
+
+
+def test_a_lone_caller_looks_for_company_every_so_often():
+    # Calls that each run on the event loop end before grpc.aio hands over the next,
+    # so they look alone at any load; now and then one waits for a batch instead.
+    policy = CallPolicy(Settings(), ServiceMetrics(), lambda fields: None)
+    seen: list[bool] = []
+
+    async def alone(request: Any, context: Any) -> str:
+        seen.append(current_call().in_company)
+        return "alone"
+
+    async def main() -> None:
+        handler = policy._unary(alone, "/inference.GRPCInferenceService/ModelInfer", probe=False)
+        for _ in range(2 * LOOK_FOR_COMPANY):
+            await handler(object(), Context())
+
+    asyncio.run(main())
+    assert [index + 1 for index, company in enumerate(seen) if company] == [
+        LOOK_FOR_COMPANY,
+        2 * LOOK_FOR_COMPANY,
+    ]
