@@ -109,10 +109,10 @@ def models_dir(side: Side, scenario: str, scratch: Path) -> Path:
     return root
 
 
-def shadow_counts(base_url: str) -> tuple[int, int] | None:
-    """fashion_mlp's shadow rows compared and calls shed so far (None: no shadow report)."""
+def shadow_counts(base_url: str, model: str = "fashion_mlp") -> tuple[int, int] | None:
+    """The model's shadow rows compared and calls shed so far (None: no shadow report)."""
     try:
-        with urllib.request.urlopen(f"{base_url}/v1/models/fashion_mlp/shadow") as answer:
+        with urllib.request.urlopen(f"{base_url}/v1/models/{model}/shadow") as answer:
             report = json.load(answer)
     except urllib.error.HTTPError:
         return None  # a revision without versions.json

@@ -18,15 +18,14 @@ import json
 import shutil
 import statistics
 import tempfile
-import urllib.request
 from pathlib import Path
 
-from bench import procs, wrk
+from bench import ab, procs, wrk
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
 BODY = ROOT / "bench" / "data" / "fashion.png"
-LABELS = {"stable": 1, "canary": 2}
+LABELS = ab.LABELS
 MODELS: dict[str, dict[str, object] | None] = {
     "plain": None,
     "stable": {"version_labels": LABELS, "traffic": {"stable": 100}},
@@ -50,10 +49,10 @@ def models_dir(root: Path) -> Path:
 
 def shadow_counts(base_url: str) -> tuple[int, int]:
     """The shadowed model's rows compared and calls shed so far."""
-    with urllib.request.urlopen(f"{base_url}/v1/models/shadowed/shadow") as answer:
-        report = json.load(answer)
-    rows = sum(row["agree"] + row["disagree"] + row["error"] for row in report["rows"])
-    return rows, int(report["shed"])
+    counts = ab.shadow_counts(base_url, "shadowed")
+    if counts is None:
+        raise RuntimeError("the shadowed model has no shadow report")
+    return counts
 
 
 def main() -> None:

@@ -40,7 +40,7 @@ def header_value(scope: Scope, name: bytes) -> str | None:
 
 def incoming_request_id(scope: Scope) -> str:
     """The client's X-Request-ID when it is sane, else a fresh random id."""
-    return request_id_from(header_value(scope, REQUEST_ID_HEADER.encode()))
+    return request_id_from(header_value(scope, REQUEST_ID_BYTES))
 
 
 def endpoint_of(scope: Scope) -> str:
