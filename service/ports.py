@@ -59,6 +59,7 @@ class Model(Protocol):
         timeout_s: float | None = None,
         trusted: bool = False,
         off_loop: bool = False,
+        in_company: bool = False,
     ) -> dict[str, NDArray[Any]]: ...
 
 

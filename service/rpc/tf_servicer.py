@@ -85,7 +85,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer, 
             images,
             max_pixels=self.settings.max_image_pixels,
             timeout_s=timeout_of(context, self.settings.request_timeout_s),
-            off_loop=current_call().in_company,
+            in_company=current_call().in_company,
         )
         wanted = list(request.output_filter) or list(outputs)
         unknown = sorted(set(wanted) - set(outputs))

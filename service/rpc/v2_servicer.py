@@ -116,7 +116,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
             images,
             max_pixels=self.settings.max_image_pixels,
             timeout_s=timeout_of(context, self.settings.request_timeout_s),
-            off_loop=call.in_company,
+            in_company=call.in_company,
         )
         return v2_codec.encode_response(service_pb2.ModelInferResponse(), model, request, outputs)
 

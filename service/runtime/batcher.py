@@ -13,14 +13,12 @@ When to dispatch:
   when more are plausibly on their way: another batch is still running, or fewer
   requests are queued than the last batch held (those callers were just answered
   and closed-loop clients send again within a round trip).
-* One lone request on an idle model whose single-row call has been measured under
-  ``idle_inline_max_s`` (0.5 ms by default; 0 turns this off) runs on the event loop
-  itself, inside ``submit`` when the caller looks alone (the last batch held one
-  request and no other request ran so in this turn of the loop): the future it
-  returns is already done. The hop to the inference thread and back costs about
-  0.1 ms, more than such a call, and with nothing else queued or running there is
-  nobody for the loop to serve meanwhile. Slower models, batches and busy models
-  always use the thread.
+* Work the loop does faster than a hop to an inference thread and back would cost it
+  runs on the loop itself (`service.runtime.placement` times the model per batch size):
+  a lone row on an idle model measured under ``idle_inline_max_s`` (0.5 ms), run
+  inside ``submit`` when the caller looks alone and is not ``in_company`` (its future
+  comes back done), and a batch measured under ``inline_batch_max_s`` (0.25 ms) while
+  no other batch runs; 0 turns either off. A shadow's ``off_loop`` rows never do.
 * A full batch queued while every inference thread is busy goes to the pool at once,
   behind the running batch: the thread need not wait for the loop, which may be busy
   preparing a 64-image upload when a batch ends. One such batch at most.
@@ -36,20 +34,19 @@ import asyncio
 import functools
 import logging
 import math
-import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
-from service.runtime.batches import Arrays, Outputs, QueuedRequest, collate, distribute, fail_all
+from service.runtime.batches import Arrays, Outputs, QueuedRequest, distribute, fail_all, run_padded
 from service.runtime.errors import (
     DeadlineExceededError,
-    InferenceError,
     QueueFullError,
     ServiceStoppingError,
 )
 from service.runtime.observer import NullObserver, RuntimeObserver
+from service.runtime.placement import Placement
 from service.runtime.settings import RuntimeSettings
 from service.runtime.tensors import PredictFn
 
@@ -68,7 +65,9 @@ class DynamicBatcher:
         name: str,
         version: int,
         observer: RuntimeObserver | None = None,
+        measured: Mapping[int, float] | None = None,
     ) -> None:
+        """``measured``: the model's own seconds per padded batch size, timed at load."""
         self._predict = predict
         self._settings = settings
         self._executor = executor
@@ -82,11 +81,10 @@ class DynamicBatcher:
         self._last_requests = 0  # requests in the latest batch: callers likely to return
         self._turn_taken = False  # a request ran at once in this turn of the event loop
         self._batch_seconds = 0.001  # moving average, for Retry-After estimates
-        self._single_seconds = 0.0  # moving average of one-row calls; 0 until measured
+        self._placement = Placement(settings, measured)
         self._waiters: list[asyncio.Future[None]] = []
         self._workers: list[asyncio.Task[None]] = []
-        # One timer for the earliest deadline in the queue, not one per request: at 64
-        # clients a timer each was 3% of the event loop's time.
+        # One timer for the earliest deadline queued: one each was 3% of the loop at c=64.
         self._watchdog: asyncio.TimerHandle | None = None
         self._watchdog_at = math.inf
         self._ahead: asyncio.Future[tuple[Outputs, float]] | None = None
@@ -94,10 +92,6 @@ class DynamicBatcher:
     @property
     def queued_rows(self) -> int:
         return self._queued_rows
-
-    @property
-    def running(self) -> int:
-        return self._running
 
     def start(self) -> None:
         """Start the worker tasks on the running loop."""
@@ -119,25 +113,32 @@ class DynamicBatcher:
         return max(0.001, batches * self._batch_seconds / self._settings.inference_threads)
 
     def submit(
-        self, inputs: Arrays, rows: int, timeout_s: float, *, off_loop: bool = False
+        self,
+        inputs: Arrays,
+        rows: int,
+        timeout_s: float,
+        *,
+        off_loop: bool = False,
+        in_company: bool = False,
     ) -> "asyncio.Future[Outputs]":
         """Queue ``rows`` rows (at most ``max_batch_size``); the future gets their outputs.
 
         ``off_loop`` rows run on an inference thread even when the model is fast enough to
-        run on the event loop.
+        run on the event loop. ``in_company``: the caller knows others are in progress,
+        so it queues for a batch instead of running at once however alone it looks.
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Outputs] = loop.create_future()
         now = loop.time()
         request = QueuedRequest(inputs, rows, future, now, now + timeout_s, off_loop)
-        if not off_loop and self._may_run_at_once(rows):
+        if not (off_loop or in_company) and self._may_run_at_once(rows):
             # What a worker would do on its next turn, done now: no timer, no wake-up, no
             # extra loop iteration, and the caller's await finds the answer ready.
             self._turn_taken = True
             loop.call_soon(self._end_turn)
             self._last_requests = 1
             self._observer.queue_wait(self._name, self._version, 0.0)
-            self._run_inline([request])
+            self._run_inline([request], 1)
             return future
         if request.deadline < self._watchdog_at:
             self._arm_watchdog(loop, request.deadline)
@@ -228,19 +229,26 @@ class DynamicBatcher:
             batch, rows = self._take()
             if not batch:
                 continue
-            if self._may_run_inline(rows) and not batch[0].off_loop:
-                self._run_inline(batch)
+            if self._runs_on_loop(batch, rows):
+                self._run_inline(batch, rows)
             else:
                 await self._run(batch, rows)
+
+    def _runs_on_loop(self, batch: list[QueuedRequest], rows: int) -> bool:
+        """A lone row of a fast model, or a batch measured faster than the hop to a thread
+        (module docstring), while no batch runs and none of its requests is `off_loop`."""
+        if self._running or any(request.off_loop for request in batch):
+            return False
+        padded = self._settings.padded_size(rows)
+        return self._may_run_inline(rows) or self._placement.batch_on_loop(padded)
 
     def _may_run_at_once(self, rows: int) -> bool:
         """`_may_run_inline`, for a caller that looks alone: the last batch held one
         request, and no request has run at once in this turn of the loop.
 
         Requests whose bytes arrive together are all submitted in one turn. Run at once,
-        they would go one row at a time (measured: 92% of batches one row at 64
-        clients); the second one of a turn queues instead, so the worker
-        finds the rest of the burst queued behind it and takes them as one batch.
+        they would go one row at a time (92% of batches at 64 clients); the second one
+        of a turn queues instead, and the worker takes the rest of the burst as a batch.
         """
         return self._last_requests <= 1 and not self._turn_taken and self._may_run_inline(rows)
 
@@ -249,22 +257,22 @@ class DynamicBatcher:
 
     def _may_run_inline(self, rows: int) -> bool:
         """A lone row, nothing else queued or running, and a measured fast model."""
-        limit = self._settings.idle_inline_max_s
         return (
             rows == 1
             and self._running == 0
             and self._queued_requests == 0
-            and 0.0 < self._single_seconds <= limit
+            and self._placement.lone_row_on_loop()
         )
 
-    def _run_inline(self, batch: list[QueuedRequest]) -> None:
+    def _run_inline(self, batch: list[QueuedRequest], rows: int) -> None:
+        padded = self._settings.padded_size(rows)
         try:
-            outputs, seconds = self._predict_padded([batch[0].inputs], 1, 1)
+            outputs, seconds = self._predict_padded([r.inputs for r in batch], rows, padded)
         except Exception as exc:
-            logger.exception("one-row call failed on %s v%d", self._name, self._version)
+            logger.exception("batch of %d rows failed on %s v%d", rows, self._name, self._version)
             fail_all(batch, exc)
             return
-        self._finish_batch(batch, outputs, 1, 1, seconds)
+        self._finish_batch(batch, outputs, rows, padded, seconds, on_loop=True)
 
     async def _gather_more(self) -> None:
         """Wait up to ``max_queue_delay_s`` while more requests are plausibly coming."""
@@ -360,34 +368,24 @@ class DynamicBatcher:
         self._run_ahead_if_full()
 
     def _finish_batch(
-        self, batch: list[QueuedRequest], outputs: Outputs, rows: int, padded: int, seconds: float
+        self,
+        batch: list[QueuedRequest],
+        outputs: Outputs,
+        rows: int,
+        padded: int,
+        seconds: float,
+        *,
+        on_loop: bool = False,
     ) -> None:
         self._batch_seconds += 0.2 * (seconds - self._batch_seconds)
-        if padded == 1:
-            previous = self._single_seconds or seconds
-            self._single_seconds = previous + 0.2 * (seconds - previous)
+        self._placement.record(padded, seconds, on_loop=on_loop)
         self._observer.batch_ran(self._name, self._version, rows, padded, seconds)
         distribute(batch, outputs)
 
     def _predict_padded(
         self, inputs: Sequence[Arrays], rows: int, padded: int
     ) -> tuple[Outputs, float]:
-        """Runs in the inference thread: collate, pad, predict, check the row counts.
-
-        The seconds returned are the call's own, timed where it runs: a hop to the thread
-        and back must not count, or one slow hop would make a fast model look too slow
-        to run inline, and every later (hopping) call would keep it looking so.
-        """
-        started = time.perf_counter()
-        outputs = self._predict(collate(inputs, rows, padded))
-        seconds = time.perf_counter() - started
-        for name, array in outputs.items():
-            if array.shape[:1] != (padded,):
-                raise InferenceError(
-                    f"model output {name!r} has shape {list(array.shape)} "
-                    f"for a batch of {padded} rows"
-                )
-        return outputs, seconds
+        return run_padded(self._predict, inputs, rows, padded)
 
 
 def _closed(inputs: Arrays) -> Outputs:

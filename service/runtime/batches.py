@@ -6,11 +6,15 @@ the batch's outputs go back to each caller.
 """
 
 import asyncio
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from service.runtime.errors import InferenceError
+from service.runtime.tensors import PredictFn
 
 Arrays = Mapping[str, NDArray[Any]]
 Outputs = dict[str, NDArray[Any]]
@@ -53,6 +57,27 @@ def collate(inputs: Sequence[Arrays], rows: int, padded: int) -> dict[str, NDArr
         out[rows:] = out[rows - 1]
         batch[name] = out
     return batch
+
+
+def run_padded(
+    predict: PredictFn, inputs: Sequence[Arrays], rows: int, padded: int
+) -> tuple[Outputs, float]:
+    """Collate, pad, predict and check the row counts, where the batch runs (the loop or
+    an inference thread); also the seconds the model took.
+
+    The seconds are the call's own, timed where it runs: a hop to the thread and back
+    must not count, or one slow hop would make a fast model look too slow to run on the
+    loop (`service.runtime.placement`).
+    """
+    started = time.perf_counter()
+    outputs = predict(collate(inputs, rows, padded))
+    seconds = time.perf_counter() - started
+    for name, array in outputs.items():
+        if array.shape[:1] != (padded,):
+            raise InferenceError(
+                f"model output {name!r} has shape {list(array.shape)} for a batch of {padded} rows"
+            )
+    return outputs, seconds
 
 
 def distribute(batch: list[QueuedRequest], outputs: Outputs) -> None:

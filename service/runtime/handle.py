@@ -74,6 +74,7 @@ class ModelHandle:
         timeout_s: float | None = None,
         trusted: bool = False,
         off_loop: bool = False,
+        in_company: bool = False,
     ) -> Outputs:
         """Run a batch of N >= 1 rows through the dynamic batcher; return N rows per output.
 
@@ -81,7 +82,8 @@ class ModelHandle:
         images): names, dtype, shape and finiteness hold by construction, so the checks
         a client's tensors need (~20 us) are skipped. ``off_loop`` calls never run on the
         event loop, however fast the model (a shadow call must not hold up the next
-        primary request while the other core is free).
+        primary request while the other core is free). ``in_company`` calls queue for a
+        batch even when they look alone (the caller knows of others in progress).
 
         Raises ``InvalidInputError``, ``QueueFullError``, ``DeadlineExceededError``,
         ``ServiceStoppingError`` or ``ModelNotReadyError`` (version unloaded).
@@ -103,7 +105,9 @@ class ModelHandle:
         self._idle.clear()
         try:
             if rows <= self._max_rows:
-                return await self._batcher.submit(arrays, rows, timeout, off_loop=off_loop)
+                return await self._batcher.submit(
+                    arrays, rows, timeout, off_loop=off_loop, in_company=in_company
+                )
             return await self._infer_chunks(arrays, rows, timeout)
         finally:
             self._leases -= 1
@@ -157,7 +161,13 @@ def open_handle(
 ) -> ModelHandle:
     """A handle over a freshly loaded model, its batcher running on the current loop."""
     batcher = DynamicBatcher(
-        loaded.runner, settings, executor, name=name, version=version, observer=observer
+        loaded.runner,
+        settings,
+        executor,
+        name=name,
+        version=version,
+        observer=observer,
+        measured=loaded.batch_seconds,
     )
     batcher.start()
     return ModelHandle(

@@ -7,7 +7,7 @@ repository runs :func:`load_version` in a worker thread, never on the event loop
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from service.runtime.scores import detect_scores
 from service.runtime.signature import SignatureError, read_signature
 from service.runtime.spec import ClassifyBinding, ModelSpec, SpecError, resolve_spec, with_scores
 from service.runtime.tensors import PredictFn, TensorInfo
-from service.runtime.warmup import warm_up
+from service.runtime.warmup import time_batches, warm_up
 from service.runtime.xla import compiled, describe, xla_dispatch
 
 logger = logging.getLogger(__name__)
@@ -69,6 +69,7 @@ class LoadedModel:
     seconds: float
     runtime: str = "tensorflow"
     runtime_note: str | None = None  # why the card's runtime was not used, or where xla runs
+    batch_seconds: Mapping[int, float] = field(default_factory=dict)  # `time_batches`
 
     @property
     def task(self) -> str:
@@ -130,8 +131,9 @@ def load_version(version_dir: Path, device: str, warmup_sizes: tuple[int, ...]) 
             logger.warning("%s: %s", version_dir, note)
         else:
             runner, runtime, device = lite, "litert", "/CPU:0"
+    batch_seconds = time_batches(runner, spec.inputs, warmup_sizes, fixed)
     seconds = time.perf_counter() - started
-    return LoadedModel(spec, runner, device, seconds, runtime, note)
+    return LoadedModel(spec, runner, device, seconds, runtime, note, batch_seconds)
 
 
 def _read_card(version_dir: Path) -> ModelCard | None:

@@ -2,9 +2,12 @@
 
 The first call at each shape pays for kernel selection and memory planning; doing
 it here keeps that cost out of the first requests after a (re)load. The answers of
-the largest batch are returned: they tell how the model's scores look.
+the largest batch are returned: they tell how the model's scores look. A second,
+timed call per shape then tells the batcher which batches are cheaper to run on the
+event loop than to hand to a thread (`service.runtime.placement`).
 """
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,3 +52,28 @@ def warm_up(
             if got != (rows,):
                 raise ValueError(f"output {name!r} has {got} rows for a batch of {rows}")
     return result
+
+
+def time_batches(
+    predict: PredictFn,
+    inputs: Mapping[str, TensorInfo],
+    sizes: tuple[int, ...],
+    fixed: Mapping[str, tuple[int, ...]] | None = None,
+    up_to_s: float = 0.002,
+    tries: int = 3,
+) -> dict[int, float]:
+    """The model's own seconds per batch size (the fastest of ``tries`` warm calls),
+    smallest first; sizes past the first one slower than ``up_to_s`` are left out: no
+    rule runs them on the loop, and timing them would lengthen a big model's load."""
+    seconds: dict[int, float] = {}
+    for rows in sorted(sizes):
+        batch = warmup_inputs(inputs, rows, fixed)
+        times = []
+        for _ in range(tries):
+            started = time.perf_counter()
+            predict(batch)
+            times.append(time.perf_counter() - started)
+        seconds[rows] = min(times)
+        if seconds[rows] > up_to_s:
+            break
+    return seconds

@@ -22,16 +22,16 @@ async def predict(
     *,
     max_pixels: int,
     timeout_s: float | None = None,
-    off_loop: bool = False,
+    in_company: bool = False,
 ) -> dict[str, NDArray[Any]]:
     """Every output of the model for ``tensors``, or for ``images`` when given.
 
     ``timeout_s`` bounds the wait in the batch queue (a gRPC client's deadline); None
-    is the service's request timeout. ``off_loop``: wait for a batch on an inference
-    thread even when the model is fast enough to run one row on the event loop.
+    is the service's request timeout. ``in_company``: the caller knows of other calls in
+    progress, so the rows queue for a batch instead of running at once on their own.
     """
     if images is None:
-        return await model.infer(tensors, timeout_s=timeout_s, off_loop=off_loop)
+        return await model.infer(tensors, timeout_s=timeout_s, in_company=in_company)
     # built from the model's own spec: the checks a client's tensors need do not apply
     inputs = await image_inputs(model, images, max_pixels)
-    return await model.infer(inputs, timeout_s=timeout_s, trusted=True, off_loop=off_loop)
+    return await model.infer(inputs, timeout_s=timeout_s, trusted=True, in_company=in_company)

@@ -99,9 +99,10 @@ class ShadowedModel:
         timeout_s: float | None = None,
         trusted: bool = False,
         off_loop: bool = False,
+        in_company: bool = False,
     ) -> dict[str, NDArray[Any]]:
         outputs = await self.primary.infer(
-            inputs, timeout_s=timeout_s, trusted=trusted, off_loop=off_loop
+            inputs, timeout_s=timeout_s, trusted=trusted, off_loop=off_loop, in_company=in_company
         )
         self._runner.submit(ShadowJob(self._plans[trusted], inputs, outputs))
         return outputs

@@ -72,6 +72,7 @@ class FakeModel:
         timeout_s: float | None = None,
         trusted: bool = False,
         off_loop: bool = False,
+        in_company: bool = False,
     ):
         self.calls.append(inputs)
         self.off_loop_calls.append(off_loop)

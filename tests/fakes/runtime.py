@@ -20,6 +20,7 @@ def fast_settings(**overrides: Any) -> RuntimeSettings:
         "max_queue_delay_s": 0.002,
         "poll_interval_s": 0,
         "idle_inline_max_s": 0.0,  # every batch in the executor, unless a test says so
+        "inline_batch_max_s": 0.0,
     }
     values.update(overrides)
     return RuntimeSettings(**values)

@@ -45,9 +45,9 @@ def contrarian(version: int) -> FakeModel:
 
 
 class SlowModel(FakeModel):
-    async def infer(self, inputs, *, timeout_s=None, trusted=False, off_loop=False):
+    async def infer(self, inputs, **options):
         await asyncio.sleep(1.0)
-        return await super().infer(inputs, timeout_s=timeout_s, trusted=trusted, off_loop=off_loop)
+        return await super().infer(inputs, **options)
 
 
 def slow_classifier(version: int) -> SlowModel:
