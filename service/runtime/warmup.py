@@ -2,9 +2,9 @@
 
 The first call at each shape pays for kernel selection and memory planning; doing
 it here keeps that cost out of the first requests after a (re)load. The answers of
-the largest batch are returned: they tell how the model's scores look. A second,
-timed call per shape then tells the batcher which batches are cheaper to run on the
-event loop than to hand to a thread (`service.runtime.placement`).
+the largest batch are returned: they tell how the model's scores look. Timed calls
+per shape (`time_batches`) then tell the batcher which batches are cheaper to run on
+the event loop than to hand to a thread (`service.runtime.placement`).
 """
 
 import time
