@@ -29,11 +29,11 @@ from service.rpc.status import REQUEST_ID, RpcStatus, status_of
 from service.server.access_log import AccessWriter
 from service.server.request_context import RequestContext, request_id_from
 
-# Every this many calls, one waits for a batch off the loop even when it looks alone.
-# grpc.aio hands the loop one call at a time, so calls that each run on the loop end
-# before the next is seen and always look alone, even at 64 clients (V2 PNG calls
-# stayed so: 1.00 calls in progress on average). One call that waits lets the others
-# arrive and join its batch; from then on they are in company.
+# Every this many calls, one queues for a batch even when it looks alone. grpc.aio hands
+# the loop one call at a time, so calls that each run at once end before the next is
+# seen and always look alone, even at 64 clients (V2 PNG calls stayed so: 1.00 calls in
+# progress on average). One call that waits lets the others arrive and join its batch;
+# from then on they are in company.
 LOOK_FOR_COMPANY = 16
 _CURRENT: ContextVar[RequestContext] = ContextVar("kerasserve_rpc_call")
 ROUTE_KEY = "x-kerasserve-route-key"

@@ -37,7 +37,7 @@ class RequestContext:
     route_key: str | None = None  # keeps a client on one version of a traffic split
     # Other requests were in progress when this one was admitted (or it is the gRPC
     # call that looks for company, `service.rpc.calls.LOOK_FOR_COMPANY`): its model call
-    # waits for a batch on an inference thread rather than run alone on the event loop.
+    # queues for a batch rather than run alone at once (`DynamicBatcher.submit`).
     in_company: bool = False
 
     def record_model(self, name: str, version: int | None) -> None:
