@@ -55,7 +55,7 @@ class RpcServer:
             ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
         ]
         self.calls = CallPolicy(settings, services.metrics, log)
-        handlers = PolicyHandlers(self.calls)
+        self.handlers = handlers = PolicyHandlers(self.calls)
         service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
             InferenceServicer(services), handlers
         )
