@@ -27,6 +27,7 @@ import subprocess
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
@@ -82,12 +83,19 @@ class Side:
 
 
 def checkout(revision: str) -> Path:
-    """A worktree of ``revision`` (reused when it is already there)."""
-    tree = WORKTREES / revision
+    """A worktree of ``revision``, named by its commit and reused when already there (a
+    worktree named after a moving name such as HEAD would be reused once it moved)."""
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short=12", f"{revision}^{{commit}}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    tree = WORKTREES / commit
     if not tree.exists():
         WORKTREES.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), revision],
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), commit],
             check=True,
             capture_output=True,
         )
@@ -120,13 +128,16 @@ def shadow_counts(base_url: str, model: str = "fashion_mlp") -> tuple[int, int] 
     return rows, int(report["shed"])
 
 
-def serve(side: Side, port: int, log: Path, workers: int, models: Path) -> procs.Server:
+def serve(
+    side: Side, port: int, log: Path, workers: int, models: Path, extra: Sequence[str] = ()
+) -> procs.Server:
     """The side's code (PYTHONPATH first) over ``models`` (its own: cards may differ),
-    with the default settings: JSON access log, metrics and request ids on."""
+    with the default settings (JSON access log, metrics and request ids on) and ``extra``
+    options."""
     argv = [
         str(KERASSERVE), "-m", "service.cli", "serve", "--host", "127.0.0.1",
         "--port", str(port), "--models-dir", str(models),
-        "--poll-interval-s", "0", "--workers", str(workers),
+        "--poll-interval-s", "0", "--workers", str(workers), *extra,
     ]  # fmt: skip
     server = procs.Server(argv, log, side.tree, {"PYTHONPATH": str(side.tree)})
     server.start()

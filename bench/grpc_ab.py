@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import h2load, procs
-from bench.ab import DATA, KERASSERVE, ROOT, Side, checkout
+from bench.ab import DATA, ROOT, Side, checkout, serve
 from bench.grpc_run import _pixels
 from bench.thread_cpu import spent, thread_seconds
 
@@ -76,18 +76,6 @@ def sample(
     )
 
 
-def serve(side: Side, port: int, log: Path) -> procs.Server:
-    argv = [
-        str(KERASSERVE), "-m", "service.cli", "serve", "--host", "127.0.0.1",
-        "--port", str(port), "--grpc-port", str(port + 1), "--models-dir",
-        str(side.tree / "models"), "--poll-interval-s", "0",
-    ]  # fmt: skip
-    server = procs.Server(argv, log, side.tree, {"PYTHONPATH": str(side.tree)})
-    server.start()
-    server.wait_ready(f"http://127.0.0.1:{port}/readyz", timeout_s=300)
-    return server
-
-
 def report(sides: list[Side], samples: dict[tuple[str, str], list[Sample]]) -> str:
     lines = ["| request | side | calls/s | loop us/call | mean batch | p50 ms | p99 ms |"]
     lines.append("|---|---|---|---|---|---|---|")
@@ -130,7 +118,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         ports = {side.label: options.port + 10 * index for index, side in enumerate(sides)}
         servers = [
-            serve(side, ports[side.label], Path(scratch) / f"{index}.log")
+            serve(
+                side,
+                ports[side.label],
+                Path(scratch) / f"{index}.log",
+                workers=1,
+                models=side.tree / "models",
+                extra=("--grpc-port", str(ports[side.label] + 1)),
+            )
             for index, side in enumerate(sides)
         ]
         try:

@@ -1,10 +1,12 @@
 """bench.ab's rollout scenarios: the directory each one serves, read by the service."""
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from bench import ab
 from bench.ab import ROLLOUTS, TARGETS, Side, models_dir
 from service.runtime.discovery import is_complete, scan
 from service.runtime.versions_file import parse_versions_file
@@ -37,3 +39,23 @@ def test_a_rollout_scenario_serves_two_copies_of_fashion_mlp_and_its_file(scenar
 def test_other_scenarios_serve_the_sides_committed_models(tmp_path):
     assert models_dir(Side("base", REPO), "mlp", tmp_path) == REPO / "models"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_worktree_is_named_by_its_commit_so_a_moving_name_never_gives_a_stale_one(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(ab, "WORKTREES", tmp_path / "trees")
+    head = _git(REPO, "rev-parse", "HEAD")
+
+    tree = ab.checkout("HEAD")
+    try:
+        assert tree.name == head[:12]
+        assert _git(tree, "rev-parse", "HEAD") == head
+        assert ab.checkout(head) == tree  # the same commit by another name: reused
+    finally:
+        _git(REPO, "worktree", "remove", "--force", str(tree))
+
+
+def _git(where: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(where), *args], check=True, capture_output=True)
+    return done.stdout.decode().strip()
