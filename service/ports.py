@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from numpy.typing import NDArray
 
 from service.card import ModelCard
+from service.runtime.encoded import Inputs
 from service.runtime.rollout import ModelRollout
 from service.runtime.spec import ModelSpec
 
@@ -54,7 +55,7 @@ class Model(Protocol):
 
     async def infer(
         self,
-        inputs: Mapping[str, NDArray[Any]],
+        inputs: Inputs,
         *,
         timeout_s: float | None = None,
         trusted: bool = False,

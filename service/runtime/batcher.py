@@ -39,7 +39,8 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
-from service.runtime.batches import Arrays, Outputs, QueuedRequest, distribute, fail_all, run_padded
+from service.runtime.batches import Outputs, QueuedRequest, Ran, distribute, fail_all, run_padded
+from service.runtime.encoded import Inputs
 from service.runtime.errors import (
     DeadlineExceededError,
     QueueFullError,
@@ -87,7 +88,7 @@ class DynamicBatcher:
         # One timer for the earliest deadline queued: one each was 3% of the loop at c=64.
         self._watchdog: asyncio.TimerHandle | None = None
         self._watchdog_at = math.inf
-        self._ahead: asyncio.Future[tuple[Outputs, float]] | None = None
+        self._ahead: asyncio.Future[Ran] | None = None
 
     @property
     def queued_rows(self) -> int:
@@ -114,7 +115,7 @@ class DynamicBatcher:
 
     def submit(
         self,
-        inputs: Arrays,
+        inputs: Inputs,
         rows: int,
         timeout_s: float,
         *,
@@ -267,12 +268,12 @@ class DynamicBatcher:
     def _run_inline(self, batch: list[QueuedRequest], rows: int) -> None:
         padded = self._settings.padded_size(rows)
         try:
-            outputs, seconds = self._predict_padded([r.inputs for r in batch], rows, padded)
+            ran = self._predict_padded([r.inputs for r in batch], rows, padded)
         except Exception as exc:
             logger.exception("batch of %d rows failed on %s v%d", rows, self._name, self._version)
             fail_all(batch, exc)
             return
-        self._finish_batch(batch, outputs, rows, padded, seconds, on_loop=True)
+        self._finish_batch(batch, ran, rows, padded, on_loop=True)
 
     async def _gather_more(self) -> None:
         """Wait up to ``max_queue_delay_s`` while more requests are plausibly coming."""
@@ -320,7 +321,7 @@ class DynamicBatcher:
                 self._executor, self._predict_padded, inputs, rows, padded
             )
             self._run_ahead_if_full()
-            outputs, seconds = await pending
+            ran = await pending
         except asyncio.CancelledError:
             fail_all(batch, ServiceStoppingError())
             raise
@@ -330,7 +331,7 @@ class DynamicBatcher:
             return
         finally:
             self._running -= 1
-        self._finish_batch(batch, outputs, rows, padded, seconds)
+        self._finish_batch(batch, ran, rows, padded)
 
     def _run_ahead_if_full(self) -> None:
         """Queue a full batch on the thread pool behind the running ones (module docstring)."""
@@ -363,32 +364,29 @@ class DynamicBatcher:
             )
             fail_all(batch, error)
         else:
-            outputs, seconds = done.result()
-            self._finish_batch(batch, outputs, rows, padded, seconds)
+            self._finish_batch(batch, done.result(), rows, padded)
         self._run_ahead_if_full()
 
     def _finish_batch(
         self,
         batch: list[QueuedRequest],
-        outputs: Outputs,
+        ran: Ran,
         rows: int,
         padded: int,
-        seconds: float,
         *,
         on_loop: bool = False,
     ) -> None:
-        self._batch_seconds += 0.2 * (seconds - self._batch_seconds)
-        self._placement.record(padded, seconds, on_loop=on_loop)
-        self._observer.batch_ran(self._name, self._version, rows, padded, seconds)
-        distribute(batch, outputs)
+        if ran.outputs:  # the model ran (not when every request's inputs failed)
+            self._batch_seconds += 0.2 * (ran.seconds - self._batch_seconds)
+            self._placement.record(padded, ran.seconds, on_loop=on_loop)
+            self._observer.batch_ran(self._name, self._version, rows, padded, ran.seconds)
+        distribute(batch, ran)
 
-    def _predict_padded(
-        self, inputs: Sequence[Arrays], rows: int, padded: int
-    ) -> tuple[Outputs, float]:
+    def _predict_padded(self, inputs: Sequence[Inputs], rows: int, padded: int) -> Ran:
         return run_padded(self._predict, inputs, rows, padded)
 
 
-def _closed(inputs: Arrays) -> Outputs:
+def _closed(inputs: Inputs) -> Outputs:
     raise ServiceStoppingError()
 
 

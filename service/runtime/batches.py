@@ -8,16 +8,26 @@ the batch's outputs go back to each caller.
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
+from service.runtime.encoded import Inputs, prepared
 from service.runtime.errors import InferenceError
 from service.runtime.tensors import PredictFn
 
 Arrays = Mapping[str, NDArray[Any]]
 Outputs = dict[str, NDArray[Any]]
+
+
+class Ran(NamedTuple):
+    """What running one batch gave: the outputs (none when no request could be prepared),
+    the model's own seconds, and the requests (by index) that failed alone."""
+
+    outputs: Outputs
+    seconds: float
+    failed: dict[int, BaseException]
 
 
 class QueuedRequest:
@@ -27,7 +37,7 @@ class QueuedRequest:
 
     def __init__(
         self,
-        inputs: Arrays,
+        inputs: Inputs,
         rows: int,
         future: "asyncio.Future[Outputs]",
         enqueued: float,
@@ -59,34 +69,39 @@ def collate(inputs: Sequence[Arrays], rows: int, padded: int) -> dict[str, NDArr
     return batch
 
 
-def run_padded(
-    predict: PredictFn, inputs: Sequence[Arrays], rows: int, padded: int
-) -> tuple[Outputs, float]:
-    """Collate, pad, predict and check the row counts, where the batch runs (the loop or
-    an inference thread); also the seconds the model took.
+def run_padded(predict: PredictFn, inputs: Sequence[Inputs], rows: int, padded: int) -> Ran:
+    """Prepare encoded inputs (`service.runtime.encoded`), collate, pad, predict and check
+    the row counts, where the batch runs (the loop or an inference thread).
 
-    The seconds are the call's own, timed where it runs: a hop to the thread and back
-    must not count, or one slow hop would make a fast model look too slow to run on the
-    loop (`service.runtime.placement`).
+    The seconds are the model call's own, timed where it runs: a hop to the thread and
+    back must not count, nor the preparation, or a fast model would look too slow to
+    run on the loop (`service.runtime.placement`).
     """
+    arrays, failed = prepared(inputs)
+    if len(failed) == len(arrays):
+        return Ran({}, 0.0, failed)
     started = time.perf_counter()
-    outputs = predict(collate(inputs, rows, padded))
+    outputs = predict(collate(arrays, rows, padded))
     seconds = time.perf_counter() - started
     for name, array in outputs.items():
         if array.shape[:1] != (padded,):
             raise InferenceError(
                 f"model output {name!r} has shape {list(array.shape)} for a batch of {padded} rows"
             )
-    return outputs, seconds
+    return Ran(outputs, seconds, failed)
 
 
-def distribute(batch: list[QueuedRequest], outputs: Outputs) -> None:
-    """Each caller its own rows of the batch's outputs (views, not copies)."""
-    start = 0
-    for request in batch:
+def distribute(batch: list[QueuedRequest], ran: Ran) -> None:
+    """Each caller its own rows of the batch's outputs (views, not copies), or the error
+    its own inputs failed with."""
+    start, outputs, failed = 0, ran.outputs, ran.failed
+    for index, request in enumerate(batch):
         end = start + request.rows
         if not request.future.done():
-            request.future.set_result({name: array[start:end] for name, array in outputs.items()})
+            if failed and index in failed:
+                request.future.set_exception(failed[index])
+            else:
+                request.future.set_result({name: rows[start:end] for name, rows in outputs.items()})
         start = end
 
 

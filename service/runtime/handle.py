@@ -10,6 +10,7 @@ from numpy.typing import NDArray
 
 from service.card import ModelCard
 from service.runtime.batcher import DynamicBatcher
+from service.runtime.encoded import Inputs, materialized
 from service.runtime.errors import InvalidInputError, ServiceStoppingError
 from service.runtime.loader import LoadedModel
 from service.runtime.observer import RuntimeObserver
@@ -69,7 +70,7 @@ class ModelHandle:
 
     async def infer(
         self,
-        inputs: Mapping[str, NDArray[Any]],
+        inputs: Inputs,
         *,
         timeout_s: float | None = None,
         trusted: bool = False,
@@ -93,7 +94,8 @@ class ModelHandle:
             if isinstance(error, ServiceStoppingError):
                 self._observer.rejected(self.name, self.version, "stopping")
             raise error
-        if trusted:
+        arrays: Inputs
+        if trusted:  # may hold `Encoded` items, prepared where their batch runs
             arrays, rows = dict(inputs), len(next(iter(inputs.values())))
         else:
             arrays, rows = validate_inputs(inputs, self.inputs)
@@ -108,7 +110,7 @@ class ModelHandle:
                 return await self._batcher.submit(
                     arrays, rows, timeout, off_loop=off_loop, in_company=in_company
                 )
-            return await self._infer_chunks(arrays, rows, timeout)
+            return await self._infer_chunks(materialized(arrays), rows, timeout)
         finally:
             self._leases -= 1
             if self._leases == 0:

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from service.card import ModelCard
 from service.ports import Model, TensorSpec
+from service.runtime.encoded import Inputs, materialized
 from service.runtime.rollout import ModelRollout
 from service.runtime.shadow import Arrays, ShadowJob, ShadowPlan
 from service.runtime.spec import ModelSpec
@@ -94,13 +95,14 @@ class ShadowedModel:
 
     async def infer(
         self,
-        inputs: Mapping[str, NDArray[Any]],
+        inputs: Inputs,
         *,
         timeout_s: float | None = None,
         trusted: bool = False,
         off_loop: bool = False,
         in_company: bool = False,
     ) -> dict[str, NDArray[Any]]:
+        inputs = materialized(inputs)  # the shadow's copy needs the rows themselves
         outputs = await self.primary.infer(
             inputs, timeout_s=timeout_s, trusted=trusted, off_loop=off_loop, in_company=in_company
         )

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from service.card import ModelCard, parse_card
+from service.runtime.encoded import Inputs, materialized
 from service.runtime.errors import (
     InvalidInputError,
     ModelNotFoundError,
@@ -67,13 +68,14 @@ class FakeModel:
 
     async def infer(
         self,
-        inputs: Mapping[str, np.ndarray],
+        inputs: Inputs,
         *,
         timeout_s: float | None = None,
         trusted: bool = False,
         off_loop: bool = False,
         in_company: bool = False,
     ):
+        inputs = materialized(inputs)  # encoded images prepared, as a batch would
         self.calls.append(inputs)
         self.off_loop_calls.append(off_loop)
         if self.error is not None:

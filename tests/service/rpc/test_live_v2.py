@@ -89,6 +89,37 @@ def test_bytes_png_images_with_class_count(client):
     assert [[item.decode() for item in row] for row in top] == expected
 
 
+def test_concurrent_png_calls_batch_together_and_a_broken_png_fails_alone(client):
+    """Calls in flight at once meet in one batch, whose images are prepared together
+    where it runs; the call with the broken PNG gets its own INVALID_ARGUMENT and the
+    others the answers their images get alone."""
+    images = [png_bytes(60 + 20 * index) for index in range(8)]
+    broken = images[0][:40]  # a PNG cut short
+    done: queue.Queue[tuple[int, Any, Any]] = queue.Queue()
+    for index, data in enumerate([*images, broken]):
+        client.async_infer(
+            "tiny_classifier",
+            [_images([data])],
+            callback=lambda result, error, index=index: done.put((index, result, error)),
+        )
+    answers = {
+        index: (result, error) for index, result, error in (done.get(timeout=30) for _ in range(9))
+    }
+    alone = np.stack([prepare_image(data, MNIST_IMAGE).pixels for data in images])
+    expected = client.infer("tiny_classifier", [_input("images", alone, "FP32")]).as_numpy(
+        "probabilities"
+    )
+    for index in range(8):
+        result, error = answers[index]
+        assert error is None
+        np.testing.assert_allclose(
+            result.as_numpy("probabilities")[0], expected[index], rtol=1e-5, atol=1e-6
+        )
+    _, error = answers[8]
+    assert error is not None and error.status() == "StatusCode.INVALID_ARGUMENT"
+    assert "image" in error.message().lower()
+
+
 def test_generator_with_int_labels(client):
     inputs = [
         _input("noise", np.zeros((2, 8), np.float32), "FP32"),
