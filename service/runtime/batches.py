@@ -7,17 +7,16 @@ the batch's outputs go back to each caller.
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-from service.runtime.encoded import Inputs, prepared
+from service.runtime.encoded import Arrays, Inputs, prepared
 from service.runtime.errors import InferenceError
 from service.runtime.tensors import PredictFn
 
-Arrays = Mapping[str, NDArray[Any]]
 Outputs = dict[str, NDArray[Any]]
 
 

@@ -37,6 +37,10 @@ class Encoded:
     def __len__(self) -> int:
         return len(self.items)
 
+    def rows(self) -> NDArray[Any]:
+        """This request's items prepared on their own."""
+        return self.prepare(self.items)
+
 
 Inputs = Mapping[str, "NDArray[Any] | Encoded"]
 Arrays = Mapping[str, NDArray[Any]]
@@ -45,7 +49,7 @@ Arrays = Mapping[str, NDArray[Any]]
 def materialized(inputs: Inputs) -> dict[str, NDArray[Any]]:
     """``inputs`` with every `Encoded` value prepared now, for callers that need arrays."""
     return {
-        name: value.prepare(value.items) if isinstance(value, Encoded) else value
+        name: value.rows() if isinstance(value, Encoded) else value
         for name, value in inputs.items()
     }
 
@@ -93,7 +97,7 @@ def _prepare_together(
     rows = {}
     for index, value in encoded.items():
         try:
-            rows[index] = value.prepare(value.items)
+            rows[index] = value.rows()
         except Exception as exc:
             failed[index] = exc
     return rows
