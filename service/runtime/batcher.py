@@ -17,7 +17,7 @@ When to dispatch:
   runs on the loop itself (`service.runtime.placement` times the model per batch size):
   a lone row on an idle model measured under ``idle_inline_max_s`` (0.5 ms), run
   inside ``submit`` when the caller looks alone and is not ``in_company`` (its future
-  comes back done), and a batch measured under ``inline_batch_max_s`` (0.25 ms) while
+  comes back done), and a batch measured under ``inline_batch_max_s`` (1 ms) while
   no other batch runs; 0 turns either off. A shadow's ``off_loop`` rows never do.
 * A full batch queued while every inference thread is busy goes to the pool at once,
   behind the running batch: the thread need not wait for the loop, which may be busy

@@ -8,13 +8,17 @@ a process with nothing else to do (`service.runtime.warmup.time_batches`), then 
 every call that runs on the loop. A call on a thread only fills in a size not yet
 measured: timed there under load it includes the waits for the lock, and would make
 a fast model look slow for good (it would never run on the loop again to say otherwise).
+It can still say the estimate is too high: the lock only adds to it. And one slow call on
+the loop (the thread descheduled, a collection) moves the estimate by a bounded step, so a
+noisy minute cannot push a fast model off the loop for good either.
 """
 
 from collections.abc import Mapping
 
 from service.runtime.settings import RuntimeSettings
 
-SMOOTHING = 0.2  # weight of each new loop-side measurement in the moving average
+SMOOTHING = 0.2  # weight of each new measurement in the moving average
+OUTLIER = 2.0  # a call counts as at most this many times the estimate
 
 
 class Placement:
@@ -39,9 +43,11 @@ class Placement:
         return 0.0 < self.seconds(padded) <= self._settings.inline_batch_max_s
 
     def record(self, padded: int, seconds: float, *, on_loop: bool) -> None:
-        """One call's own time (module docstring: a thread's counts only for a new size)."""
+        """One call's own time (module docstring: a thread's counts for a new size, or
+        when it is below the estimate; any call counts as at most ``OUTLIER`` times it)."""
         previous = self._seconds.get(padded)
         if previous is None:
             self._seconds[padded] = seconds
-        elif on_loop:
+        elif on_loop or seconds < previous:
+            seconds = min(seconds, OUTLIER * previous)
             self._seconds[padded] = previous + SMOOTHING * (seconds - previous)

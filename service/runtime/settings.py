@@ -54,7 +54,7 @@ class RuntimeSettings(BaseModel):
     intra_op_threads: int = Field(default=0, ge=0)
     inter_op_threads: int = Field(default=0, ge=0)
     idle_inline_max_s: float = Field(default=0.0005, ge=0)
-    inline_batch_max_s: float = Field(default=0.00025, ge=0)
+    inline_batch_max_s: float = Field(default=0.001, ge=0)
     # Primary calls waiting for or in a shadow call (versions.json); one more is shed.
     shadow_queue_size: PositiveInt = 256
 

@@ -35,6 +35,22 @@ def test_a_thread_measurement_only_fills_in_a_size_the_loop_has_not_measured():
     assert not placement.batch_on_loop(2)  # never measured: the thread first
 
 
+def test_one_slow_call_on_the_loop_does_not_push_a_fast_model_off_it():
+    usual = 0.6 * LIMIT_S
+    placement = Placement(fast_settings(inline_batch_max_s=LIMIT_S), {64: usual})
+    placement.record(64, 50 * usual, on_loop=True)  # descheduled in the middle of the call
+    assert placement.seconds(64) == pytest.approx(1.2 * usual)
+    assert placement.batch_on_loop(64)
+
+
+def test_a_thread_measurement_below_the_estimate_brings_it_down():
+    placement = Placement(fast_settings(inline_batch_max_s=LIMIT_S), {64: 3 * LIMIT_S})
+    for _ in range(30):  # the lock only adds to a thread's time: the estimate was high
+        placement.record(64, 0.5 * LIMIT_S, on_loop=False)
+    assert placement.seconds(64) == pytest.approx(0.5 * LIMIT_S, rel=0.05)
+    assert placement.batch_on_loop(64)
+
+
 def test_the_limits_are_the_settings_and_zero_turns_them_off():
     measured = {1: FAST_S, 2: FAST_S}
     assert Placement(fast_settings(idle_inline_max_s=LIMIT_S), measured).lone_row_on_loop()
