@@ -5,12 +5,13 @@ process, and more under load: wake-ups, and waiting for the interpreter lock whi
 thread collates. A model call faster than that costs the loop less run in place. So
 the rules need the model's own time per padded batch size: measured once at load, on
 a process with nothing else to do (`service.runtime.warmup.time_batches`), then by
-every call that runs on the loop. A call on a thread only fills in a size not yet
-measured: timed there under load it includes the waits for the lock, and would make
-a fast model look slow for good (it would never run on the loop again to say otherwise).
-It can still say the estimate is too high: the lock only adds to it. And one slow call on
-the loop (the thread descheduled, a collection) moves the estimate by a bounded step, so a
-noisy minute cannot push a fast model off the loop for good either.
+every call that runs on the loop. A call on a thread counts only for a size not yet
+measured or when it is faster than the estimate: timed there under load it includes
+the waits for the lock, so a slower time would make a fast model look slow for good (it
+would never run on the loop again to say otherwise), while a faster one proves the
+estimate too high. One slow call on the loop (the thread descheduled, a collection)
+moves the estimate by a bounded step, so a noisy minute cannot push a fast model off
+the loop for good either.
 """
 
 from collections.abc import Mapping

@@ -23,7 +23,7 @@ from tests.service.runtime.test_batcher_inline import ThreadRecordingModel
 FAST_S, SLOW_S, LIMIT_S = 1e-5, 1.0, 1e-3
 
 
-def test_a_thread_measurement_only_fills_in_a_size_the_loop_has_not_measured():
+def test_a_slow_thread_measurement_only_fills_in_a_size_the_loop_has_not_measured():
     placement = Placement(fast_settings(inline_batch_max_s=LIMIT_S), {4: FAST_S})
     placement.record(4, SLOW_S, on_loop=False)  # a call slowed by waiting for the lock
     assert placement.seconds(4) == FAST_S and placement.batch_on_loop(4)
