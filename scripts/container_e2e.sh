@@ -20,16 +20,20 @@ PROMETHEUS_IMAGE=kerasserve-e2e/prometheus:local
 PNG=tests/data/images/fashion-trouser.png
 EXPECTED_LABEL=Trouser
 source scripts/ports.sh
-export API_PORT=${E2E_API_PORT:-$(free_port 18000)}
-export GRPC_PORT=${E2E_GRPC_PORT:-$(free_port 18550)}
-export PROMETHEUS_PORT=${E2E_PROMETHEUS_PORT:-$(free_port 19090)}
+# Chosen once the engine is up (it knows the ports its containers hold), again on a clash.
+pick_ports() {
+  PORTS_CHOSEN=""
+  choose_ports API_PORT "${E2E_API_PORT:-}" 18000 1
+  choose_ports GRPC_PORT "${E2E_GRPC_PORT:-}" 18550 1
+  choose_ports PROMETHEUS_PORT "${E2E_PROMETHEUS_PORT:-}" 19090 1
+  API=http://127.0.0.1:$API_PORT
+  PROM=http://127.0.0.1:$PROMETHEUS_PORT
+}
 export API_IMAGE PROMETHEUS_IMAGE
 # The stack runs with an API key from the shell, as docs/deploy.md says to deploy it:
 # compose must pass it through (inference without it is refused below).
 export KERASSERVE_API_KEY=e2e-key-$RANDOM$RANDOM
 AUTH=(-H "Authorization: Bearer $KERASSERVE_API_KEY")
-API=http://127.0.0.1:$API_PORT
-PROM=http://127.0.0.1:$PROMETHEUS_PORT
 
 # Debian's client has BuildKit built in; a docker first on PATH may lack buildx.
 DOCKER=/usr/bin/docker
@@ -93,6 +97,7 @@ if ! "$DOCKER" info >/dev/null 2>&1; then
   fi
 fi
 for tool in docker-compose curl python3; do command -v "$tool" >/dev/null || fail "$tool is not installed"; done
+pick_ports
 lap "engine"
 
 # --- the local base image (public registries are unreachable here) -----------------
@@ -126,8 +131,14 @@ lap "build prometheus image"
 
 # --- up, and wait for health ---------------------------------------------------------
 UP=1
-"${COMPOSE[@]}" up -d --no-build api prometheus >"$WORK/up.log" 2>&1 \
-  || { cat "$WORK/up.log" >&2; fail "docker-compose up"; }
+for attempt in 1 2 3; do
+  "${COMPOSE[@]}" up -d --no-build api prometheus >"$WORK/up.log" 2>&1 && break
+  { port_clash "$WORK/up.log" && [[ $attempt -lt 3 ]]; } \
+    || { cat "$WORK/up.log" >&2; fail "docker-compose up"; }
+  echo "container e2e: a host port was taken between choosing it and binding it; choosing again"
+  "${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
+  pick_ports
+done
 api_id=$("${COMPOSE[@]}" ps -q api)
 health=""
 for _ in $(seq 180); do

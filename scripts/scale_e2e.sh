@@ -28,12 +28,16 @@ export API_IMAGE=kerasserve:scale-e2e-$$
 export LB_IMAGE=kerasserve-lb:scale-e2e-$$
 export PROMETHEUS_IMAGE=kerasserve-e2e/prometheus:local
 source scripts/ports.sh
-export LB_PORT=${SCALE_LB_PORT:-$(free_port 18080)}
-export LB_STATS_PORT=${SCALE_STATS_PORT:-$(free_port 18404)}
-export PROMETHEUS_PORT=${SCALE_PROMETHEUS_PORT:-$(free_port 19091)}
-export API_PORT=${SCALE_API_PORTS:-$(free_ports 18101 12)}
-export GRPC_PORT=${SCALE_GRPC_PORTS:-$(free_ports 18601 12)}
-export LB_GRPC_PORT=${SCALE_LB_GRPC_PORT:-$(free_port 18600)}
+# Chosen once the engine is up (it knows the ports its containers hold), again on a clash.
+pick_ports() {
+  PORTS_CHOSEN=""
+  choose_ports LB_PORT "${SCALE_LB_PORT:-}" 18080 1
+  choose_ports LB_STATS_PORT "${SCALE_STATS_PORT:-}" 18404 1
+  choose_ports PROMETHEUS_PORT "${SCALE_PROMETHEUS_PORT:-}" 19091 1
+  choose_ports API_PORT "${SCALE_API_PORTS:-}" 18101 12
+  choose_ports LB_GRPC_PORT "${SCALE_LB_GRPC_PORT:-}" 18600 1
+  choose_ports GRPC_PORT "${SCALE_GRPC_PORTS:-}" 18601 12
+}
 export KERASSERVE_POLL_INTERVAL_S=5
 REPLICAS=${SCALE_REPLICAS:-2}
 DOCKER=/usr/bin/docker
@@ -100,6 +104,7 @@ if ! "$DOCKER" info >/dev/null 2>&1; then
   fi
 fi
 for tool in docker-compose curl; do command -v "$tool" >/dev/null || fail "$tool is not installed"; done
+pick_ports
 
 # --- images: the local base, the API, the balancer, the Prometheus stand-in --------
 if ! "$DOCKER" image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
@@ -143,8 +148,15 @@ sed -e 's/scrape_interval: 15s/scrape_interval: 2s/' \
 # Prometheus last: compose starts it only once the replicas are healthy, and three
 # replicas loading TensorFlow at once on two busy cores can outlast their start period.
 UP=1
-"${COMPOSE[@]}" up -d --no-build --scale api="$REPLICAS" api api-w2 lb \
-  >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log" >&2; fail "docker-compose up"; }
+for attempt in 1 2 3; do
+  "${COMPOSE[@]}" up -d --no-build --scale api="$REPLICAS" api api-w2 lb \
+    >"$WORK/up.log" 2>&1 && break
+  { port_clash "$WORK/up.log" && [[ $attempt -lt 3 ]]; } \
+    || { cat "$WORK/up.log" >&2; fail "docker-compose up"; }
+  log "a host port was taken between choosing it and binding it; choosing again"
+  "${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
+  pick_ports
+done
 want=$((REPLICAS + 1))
 ready=0
 for _ in $(seq 300); do
