@@ -6,8 +6,12 @@ Each revision is checked out into a git worktree under bench/.ab/ (the head defa
 to this checkout) and served with the project's venv, one at a time on the same port
 and the same committed models. Rounds alternate A, B, A, B... so drift on a shared
 machine (other load, thermal state) hits both sides alike; the report gives each
-side's median over rounds and the B/A ratio. Benchmarks are not tests: CI never runs
-this.
+side's median over rounds and the B/A ratio, the median of the rounds' own B/A ratios
+(each round's two points ran minutes apart, not an hour), and each side's server CPU
+per 2xx answer (user + system, every process of the server, from /proc): on a shared
+machine the cores' speed moves both sides' throughput by tens of percent, and the
+paired ratios and the CPU per answer say more than the medians' ratio. Benchmarks are
+not tests: CI never runs this.
 
 The rollout scenarios serve a models directory of their own: the side's fashion_mlp v1
 and a copy of it as v2 (the same model twice), with a versions.json beside them or
@@ -145,10 +149,16 @@ def serve(
     return server
 
 
+@dataclass(frozen=True)
+class Measured:
+    result: wrk.WrkResult
+    server_us_per_answer: float  # the server's CPU (all its processes) per 2xx answer
+
+
 def measure(
     sides: list[Side], scenarios: list[str], options: argparse.Namespace
-) -> dict[tuple[str, str], list[wrk.WrkResult]]:
-    results: dict[tuple[str, str], list[wrk.WrkResult]] = {}
+) -> dict[tuple[str, str], list[Measured]]:
+    results: dict[tuple[str, str], list[Measured]] = {}
     base_url = f"http://127.0.0.1:{options.port}"
     with tempfile.TemporaryDirectory() as temporary:
         scratch = Path(temporary)
@@ -167,13 +177,16 @@ def measure(
                         for scenario, connections in group:
                             key = f"{scenario} c={connections}"
                             target = target_of(scenario, scratch)
-                            result = point(base_url, scenario, target, connections, options)
-                            results.setdefault((side.label, key), []).append(result)
+                            measured = point(
+                                server, base_url, scenario, target, connections, options
+                            )
+                            results.setdefault((side.label, key), []).append(measured)
+                            result = measured.result
                             logger.info(
                                 "%s %s round %d: %.0f req/s, p50 %.3f ms, p99 %.1f ms, "
-                                "errors %d",
+                                "errors %d, server CPU %.0f us/answer",
                                 side.label, key, round_index, result.rps, result.p50_ms,
-                                result.p99_ms, result.errors,
+                                result.p99_ms, result.errors, measured.server_us_per_answer,
                             )  # fmt: skip
                     finally:
                         server.stop()
@@ -181,24 +194,29 @@ def measure(
 
 
 def point(
+    server: procs.Server,
     base_url: str,
     scenario: str,
     target: wrk.Target,
     connections: int,
     options: argparse.Namespace,
-) -> wrk.WrkResult:
+) -> Measured:
     """One scenario at one concurrency: warm-up, then the measured run."""
     wrk.warm_up(base_url, target, connections, options.warmup_s)
     shadow = ROLLOUTS.get(scenario) or {}
     before = shadow_counts(base_url) if "shadow" in shadow else None
+    pids = server.pids()
+    cpu_before = procs.cpu_seconds(pids)
     result = wrk.run(base_url, target, connections, options.seconds)
+    cpu = procs.cpu_seconds(pids) - cpu_before
     after = shadow_counts(base_url) if before is not None else None
     if before is not None and after is not None:
         logger.info(
             "%s c=%d: %d shadow rows compared, %d shed (warm-up excluded)",
             scenario, connections, after[0] - before[0], after[1] - before[1],
         )  # fmt: skip
-    return result
+    answers = result.requests - result.non_2xx
+    return Measured(result, cpu / answers * 1e6 if answers else float("nan"))
 
 
 def points(scenarios: list[str], connections: list[int]) -> list[tuple[str, int]]:
@@ -206,27 +224,34 @@ def points(scenarios: list[str], connections: list[int]) -> list[tuple[str, int]
 
 
 def report(
-    sides: list[Side], scenarios: list[str], results: dict[tuple[str, str], list[wrk.WrkResult]]
+    sides: list[Side], scenarios: list[str], results: dict[tuple[str, str], list[Measured]]
 ) -> str:
     base, head = sides
     lines = [
-        f"| point | {base.label} req/s | {head.label} req/s | ratio | "
+        f"| point | {base.label} req/s | {head.label} req/s | ratio | paired ratio | "
+        f"{base.label} CPU us/answer | {head.label} CPU us/answer | "
         f"{base.label} p50 ms | {head.label} p50 ms | "
         f"{base.label} p99 ms | {head.label} p99 ms | errors |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     keys = list(dict.fromkeys(key for _, key in results))
     for key in keys:
         a, b = results[(base.label, key)], results[(head.label, key)]
-        rps_a = statistics.median(r.rps for r in a)
-        rps_b = statistics.median(r.rps for r in b)
-        p50_a = statistics.median(r.p50_ms for r in a)
-        p50_b = statistics.median(r.p50_ms for r in b)
-        p99_a = statistics.median(r.p99_ms for r in a)
-        p99_b = statistics.median(r.p99_ms for r in b)
-        errors = sum(r.errors for r in a + b)
+        rps_a = statistics.median(m.result.rps for m in a)
+        rps_b = statistics.median(m.result.rps for m in b)
+        paired = statistics.median(
+            mb.result.rps / ma.result.rps for ma, mb in zip(a, b, strict=True) if ma.result.rps
+        )
+        cpu_a = statistics.median(m.server_us_per_answer for m in a)
+        cpu_b = statistics.median(m.server_us_per_answer for m in b)
+        p50_a = statistics.median(m.result.p50_ms for m in a)
+        p50_b = statistics.median(m.result.p50_ms for m in b)
+        p99_a = statistics.median(m.result.p99_ms for m in a)
+        p99_b = statistics.median(m.result.p99_ms for m in b)
+        errors = sum(m.result.errors for m in a + b)
         lines.append(
-            f"| {key} | {rps_a:,.0f} | {rps_b:,.0f} | {rps_b / rps_a:.3f} | "
+            f"| {key} | {rps_a:,.0f} | {rps_b:,.0f} | {rps_b / rps_a:.3f} | {paired:.3f} | "
+            f"{cpu_a:.0f} | {cpu_b:.0f} | "
             f"{p50_a:.3f} | {p50_b:.3f} | {p99_a:.1f} | {p99_b:.1f} | {errors} |"
         )
     return "\n".join(lines)

@@ -15,7 +15,6 @@ runs this.
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import tempfile
@@ -29,7 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
 TARGET = wrk.Target("/v1/classify?model=fashion_mlp", ROOT / "bench" / "data" / "fashion.png")
 EMPTY_TARGET = wrk.Target("/classify", TARGET.body)
-TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -47,18 +45,6 @@ class Point:
     rss_mb: float
 
 
-def cpu_seconds(pids: set[int]) -> float:
-    """User + system CPU seconds of the processes, from /proc."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICKS_PER_S
-
-
 def generator_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -74,12 +60,12 @@ def measure(
         for connections in order:
             wrk.warm_up(base_url, target, connections, options.warmup)
             pids = server.pids()
-            server_before, generator_before = cpu_seconds(pids), generator_cpu_seconds()
+            server_before, generator_before = procs.cpu_seconds(pids), generator_cpu_seconds()
             started = time.monotonic()
             result = wrk.run(base_url, target, connections, options.seconds)
             wall = time.monotonic() - started
             answers = result.requests - result.non_2xx
-            server_cpu = cpu_seconds(pids) - server_before
+            server_cpu = procs.cpu_seconds(pids) - server_before
             point = Point(
                 connections=connections,
                 round=round_index,

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 LOOPBACK = {"127.0.0.1", "::1"}
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
 def descendants(pid: int) -> set[int]:
@@ -33,6 +34,18 @@ def descendants(pid: int) -> set[int]:
             found.add(current)
             todo.extend(children.get(current, []))
     return found
+
+
+def cpu_seconds(pids: set[int]) -> float:
+    """User + system CPU seconds of the processes, from /proc."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICKS_PER_S
 
 
 def rss_mb(pids: set[int]) -> float:

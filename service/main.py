@@ -33,6 +33,7 @@ from service.ports import Repository
 from service.rpc.server import start_rpc_server, stop_rpc_server
 from service.runtime.repository import ModelRepository
 from service.server.access_log import AccessLog
+from service.server.admission import Admission
 from service.server.heap import settle_startup_heap
 from service.server.read_gate import ReadGate
 from service.server.services import Lifecycle, LifespanState, Services
@@ -53,6 +54,7 @@ def _lifespan(
     lifecycle: Lifecycle,
     factory: RepositoryFactory,
     access_log: AccessLog,
+    admission: Admission,
 ) -> Callable[[FastAPI], AsyncIterator[LifespanState]]:
     async def lifespan(app: FastAPI) -> AsyncIterator[LifespanState]:
         repository = factory(settings, metrics)
@@ -67,7 +69,7 @@ def _lifespan(
         logger.info("models loaded", extra={"fields": {"models": repository.names()}})
         read_gate = ReadGate(settings.max_reading_connections, settings.admission_timeout_s)
         try:
-            yield {"services": services, "read_gate": read_gate}
+            yield {"services": services, "read_gate": read_gate, "admission": admission}
         finally:
             lifecycle.begin_stopping()
             budget = lifecycle.drain_budget(settings.drain_timeout_s)
@@ -109,7 +111,7 @@ class ServiceApp(FastAPI):
 
 
 def _service_middleware(
-    app: ASGIApp, settings: Settings, metrics: ServiceMetrics, log: AccessLog
+    app: ASGIApp, settings: Settings, metrics: ServiceMetrics, log: AccessLog, admission: Admission
 ) -> ASGIApp:
     """Ours, innermost first: the lean path sits inside the body limit, request ids,
     logs and metrics; admission is outside the body limit (no body is read while
@@ -117,12 +119,7 @@ def _service_middleware(
     request context (refusals are logged and counted)."""
     app = FastClassifyMiddleware(app)
     app = BodyLimitMiddleware(app, max_bytes=settings.max_body_bytes)
-    app = AdmissionMiddleware(
-        app,
-        max_active=settings.max_active_requests,
-        max_waiting=settings.max_waiting_requests,
-        timeout_s=settings.admission_timeout_s,
-    )
+    app = AdmissionMiddleware(app, admission)
     if settings.cors_origins:
         app = CORSMiddleware(
             app,
@@ -142,8 +139,16 @@ def create_app(
     metrics = ServiceMetrics()
     lifecycle = Lifecycle()
     access_log = AccessLog()
+    admission = Admission(
+        settings.max_active_requests, settings.max_waiting_requests, settings.admission_timeout_s
+    )
     lifespan = _lifespan(
-        settings, metrics, lifecycle, repository_factory or default_repository, access_log
+        settings,
+        metrics,
+        lifecycle,
+        repository_factory or default_repository,
+        access_log,
+        admission,
     )
     app = ServiceApp(
         title="kerasserve",
@@ -156,5 +161,13 @@ def create_app(
     install_error_handlers(app)
     install_routes(app, with_playground=settings.playground)
     install_openapi(app, settings)
-    app.wrap(partial(_service_middleware, settings=settings, metrics=metrics, log=access_log))
+    app.wrap(
+        partial(
+            _service_middleware,
+            settings=settings,
+            metrics=metrics,
+            log=access_log,
+            admission=admission,
+        )
+    )
     return app

@@ -7,10 +7,8 @@ problem, so a stack trace never reaches a client. `AdmissionMiddleware` bounds t
 requests a process works on at once, before any body is read.
 """
 
-import asyncio
 import logging
 import time
-from collections import deque
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,6 +17,7 @@ from service.api.problems import BodyTooLargeError, error_response
 from service.errors import OverloadedError
 from service.metrics import ServiceMetrics
 from service.server.access_log import AccessLog
+from service.server.admission import ADMITTED_KEY, ARRIVED_KEY, Admission, held_back
 from service.server.request_context import RequestContext, request_id_from
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -62,7 +61,9 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        context = RequestContext(request_id=incoming_request_id(scope))
+        request_id = incoming_request_id(scope)
+        arrived = scope.get(ARRIVED_KEY)  # it waited for a slot at its connection
+        context = RequestContext(request_id, arrived or time.perf_counter())
         attach_context(scope, context)
         response = _ResponseWatch(send, context)
         try:
@@ -123,97 +124,39 @@ class _ResponseWatch:
         await self._send(message)
 
 
-# Answered whatever the load: probes must not queue behind inference, or a balancer
-# would take a busy replica for a dead one.
-PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v2/health/live", "/v2/health/ready"})
-
-
 class AdmissionMiddleware:
-    """At most ``max_active`` requests in progress; the rest wait their turn, oldest first.
+    """Holds a request back until it has a slot (`service.server.admission`).
 
-    Overload must not cost what serving costs. A waiting request has had its headers
-    parsed and nothing more: its body is neither read nor decoded until it is admitted,
-    and a finishing request hands its slot straight to the oldest waiter, so work already
-    admitted (batching, inference, the reply) is never crowded out by new arrivals.
-    A request that would be waiter number ``max_waiting + 1``, or that has waited
-    ``timeout_s``, gets a 503 `overloaded` problem with Retry-After; its body is never
-    read. Probes (`PROBE_PATHS`) and CORS preflights are never held back.
+    A request the connection already admitted or refused says so in its scope; any
+    other waits here, its body unread. Refusals are 503 `overloaded` problems with
+    Retry-After, answered inside the request context so they are logged and counted.
+    Probes (`service.server.admission.PROBE_PATHS`) and CORS preflights are never held back.
     """
 
-    def __init__(self, app: ASGIApp, max_active: int, max_waiting: int, timeout_s: float) -> None:
+    def __init__(self, app: ASGIApp, admission: Admission) -> None:
         self.app = app
-        self.max_active = max_active
-        self.max_waiting = max_waiting
-        self.timeout_s = timeout_s
-        self.active = 0
-        # (deadline, waiter), oldest first. A waiter's result says whether it got a slot.
-        # One timer expires them all from the front, instead of one timer per waiter.
-        self._waiters: deque[tuple[float, asyncio.Future[bool]]] = deque()
-        self._expiry: asyncio.TimerHandle | None = None
+        self.admission = admission
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PROBE_PATHS or scope["method"] == "OPTIONS":
+        if not held_back(scope):
             await self.app(scope, receive, send)
             return
-        if self.active < self.max_active and not self._live_waiters():
-            self.active += 1
-        elif not await self._wait_for_slot():
+        admitted = scope.get(ADMITTED_KEY)
+        if admitted is None:
+            admitted = self.admission.try_enter() or await self.admission.wait()
+        if not admitted:
             await self._refuse(scope, receive, send)
             return
         try:
             await self.app(scope, receive, send)
         finally:
-            self._release()
-
-    async def _wait_for_slot(self) -> bool:
-        """True once a finishing request handed this one its slot; False when refused."""
-        if len(self._waiters) >= self.max_waiting:
-            return False
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[bool] = loop.create_future()
-        self._waiters.append((loop.time() + self.timeout_s, waiter))
-        if self._expiry is None:
-            self._expiry = loop.call_later(self.timeout_s, self._expire)
-        try:
-            return await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled() and waiter.result():
-                self._release()  # handed a slot just as it was cancelled: pass it on
-            raise
-
-    def _live_waiters(self) -> bool:
-        """Whether anyone waits; waiters that were cancelled are dropped from the front."""
-        waiters = self._waiters
-        while waiters and waiters[0][1].done():
-            waiters.popleft()
-        return bool(waiters)
-
-    def _release(self) -> None:
-        waiters = self._waiters
-        while waiters:
-            _, waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(True)  # the slot passes on; `active` stays the same
-                return
-        self.active -= 1
-
-    def _expire(self) -> None:
-        """Refuse the waiters whose time is up (the oldest, at the front); re-arm."""
-        self._expiry = None
-        waiters = self._waiters
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        while waiters and (waiters[0][0] <= now or waiters[0][1].done()):
-            _, waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(False)
-        if waiters:
-            self._expiry = loop.call_at(waiters[0][0], self._expire)
+            self.admission.release()
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        admission = self.admission
         error = OverloadedError(
-            f"the server is busy ({self.active} requests in progress, "
-            f"{len(self._waiters)} waiting); retry later"
+            f"the server is busy ({admission.active} requests in progress, "
+            f"{admission.waiting} waiting); retry later"
         )
         response = error_response(error, scope["path"], context_of(scope).request_id)
         await response(scope, receive, send)

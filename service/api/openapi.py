@@ -27,6 +27,7 @@ from fastapi.openapi.utils import get_openapi
 from service.api.problems import PROBLEM_MEDIA_TYPE
 from service.api.router import open_paths
 from service.config import Settings
+from service.server.admission import PROBE_PATHS
 
 Document = dict[str, Any]
 
@@ -70,8 +71,6 @@ ROUTE_ERRORS: dict[str, frozenset[int]] = {
     "/v2/models/{name}/versions/{version}/infer": _INFERENCE | _IMAGES,
     "/v2/repository/index": frozenset({422}),  # a body that is not {"ready": bool}
 }
-# Probes are never held back by admission (`service.api.middleware.PROBE_PATHS`).
-_PROBES = frozenset({"/healthz", "/readyz", "/metrics", "/v2/health/live", "/v2/health/ready"})
 
 _DESCRIPTIONS = {
     400: "The image or request could not be read",
@@ -202,7 +201,7 @@ def _declare(path: str, operation: Document, guarded: bool) -> None:
         ok["content"] = copy.deepcopy(_SUCCESS_CONTENT[path])
     ok.setdefault("headers", {}).update(_REQUEST_ID)
     statuses = set(route_errors(path)) | {413, 500}
-    if path not in _PROBES:
+    if path not in PROBE_PATHS:  # never held back by admission
         statuses.add(503)
     if "422" in responses or operation.get("parameters") or "requestBody" in operation:
         statuses.add(422)  # request validation

@@ -5,26 +5,34 @@ Nagle's algorithm on: a response written in two sends waits for the client's del
 ACK, about 40 ms per response (uvicorn issue #3149). Setting the option ourselves makes
 one and several workers behave alike. Each connection also reads through the
 `ReadGate` the app's lifespan put in its state (`service.server.read_gate`): beyond its
-limit, a connection's next request waits unread in the kernel. Named by import string
+limit, a connection's next request waits unread in the kernel. A request read while the
+process has no free slot waits as a record in the `Admission` line, its task started
+only once a slot is its own (`service.server.admission`). Named by import string
 in the uvicorn config ("service.api.tcp_nodelay:NoDelayHttpToolsProtocol"), so spawned
 workers can resolve it.
 """
 
 import asyncio
+import contextvars
 import socket
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, cast
 
+from starlette.types import Scope
+from uvicorn._types import ASGI3Application
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from service.api.head_with_body import OneSendTransport
+from service.server.admission import ADMITTED_KEY, ARRIVED_KEY, Admission, held_back
 from service.server.read_gate import ReadGate
 
 try:
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 except ImportError:  # httptools is optional; h11 is always there
     HttpToolsProtocol = None  # type: ignore[assignment,misc]
 
 READ_GATE_STATE_KEY = "read_gate"  # in the lifespan state (`LifespanState`)
+ADMISSION_STATE_KEY = "admission"
 
 
 def set_nodelay(transport: asyncio.BaseTransport) -> None:
@@ -95,8 +103,55 @@ class NoDelayH11Protocol(_GatedReading, H11Protocol):
 if HttpToolsProtocol is not None:
 
     class NoDelayHttpToolsProtocol(_GatedReading, HttpToolsProtocol):  # type: ignore[misc]
+        admission: Admission | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self.admission = self.app_state.get(ADMISSION_STATE_KEY)
+
         def on_headers_complete(self) -> None:
             super().on_headers_complete()
             cycle = self.cycle
             if cycle is not None and cycle.transport is self.transport:  # a new cycle
                 cycle.transport = OneSendTransport(self.transport)  # type: ignore[assignment]
+
+        def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+            """Start the request once it has a slot; until then it waits as a record."""
+            admission, scope = self.admission, cast(Scope, cycle.scope)
+            if admission is not None and held_back(scope):
+                if admission.try_enter():
+                    scope[ADMITTED_KEY] = True
+                elif admission.enqueue(WaitingRequest(self, cycle, app)):
+                    return
+                else:
+                    scope[ADMITTED_KEY] = False  # the line is full: refused at once
+            super()._start_asgi_task(cycle, app)
+
+        def start_admitted(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+            super()._start_asgi_task(cycle, app)
+
+    class WaitingRequest:
+        """A request held back at its connection (`service.server.admission.Waiter`)."""
+
+        __slots__ = ("app", "arrived", "context", "cycle", "protocol")
+
+        def __init__(
+            self,
+            protocol: NoDelayHttpToolsProtocol,
+            cycle: RequestResponseCycle,
+            app: ASGI3Application,
+        ) -> None:
+            self.protocol = protocol
+            self.cycle = cycle
+            self.app = app
+            self.arrived = time.perf_counter()
+            # Started later from another request's task or a timer: in this context.
+            self.context = contextvars.copy_context()
+
+        def gone(self) -> bool:
+            return self.protocol.transport.is_closing()
+
+        def admit(self, granted: bool) -> None:
+            scope = cast(Scope, self.cycle.scope)
+            scope[ADMITTED_KEY], scope[ARRIVED_KEY] = granted, self.arrived
+            self.context.run(self.protocol.start_admitted, self.cycle, self.app)

@@ -12,6 +12,7 @@ from typing import TypedDict
 from service.config import Settings
 from service.metrics import ServiceMetrics
 from service.ports import Repository
+from service.server.admission import Admission
 from service.server.read_gate import ReadGate
 
 
@@ -50,8 +51,9 @@ class LifespanState(TypedDict):
     """The lifespan state Starlette copies into every request's `request.state`.
 
     uvicorn also hands it to each connection's protocol, which is how the connections
-    find the process's `ReadGate`.
+    find the process's `ReadGate` and `Admission`.
     """
 
     services: Services
     read_gate: ReadGate
+    admission: Admission

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import ab
+from bench import ab, wrk
 from bench.ab import ROLLOUTS, TARGETS, Side, models_dir
 from service.runtime.discovery import is_complete, scan
 from service.runtime.versions_file import parse_versions_file
@@ -59,3 +59,25 @@ def test_a_worktree_is_named_by_its_commit_so_a_moving_name_never_gives_a_stale_
 def _git(where: Path, *args: str) -> str:
     done = subprocess.run(["git", "-C", str(where), *args], check=True, capture_output=True)
     return done.stdout.decode().strip()
+
+
+def _measured(rps: float, us_per_answer: float) -> ab.Measured:
+    result = wrk.WrkResult(
+        requests=int(rps * 10), seconds=10, non_2xx=0, socket_errors=0, timeouts=0,
+        p50_ms=1.0, p90_ms=2.0, p99_ms=3.0, max_ms=4.0,
+    )  # fmt: skip
+    return ab.Measured(result, us_per_answer)
+
+
+def test_the_report_pairs_each_round_and_gives_the_cpu_per_answer():
+    sides = [Side("base", REPO), Side("head", REPO)]
+    # The machine slowed by half in round 2: the medians' ratio (1.25) is not the
+    # rounds' own (1.05, 1.2, 1.25).
+    results = {
+        ("base", "mlp c=64"): [_measured(1000, 200), _measured(500, 400), _measured(800, 210)],
+        ("head", "mlp c=64"): [_measured(1050, 180), _measured(600, 360), _measured(1000, 190)],
+    }
+    row = ab.report(sides, ["mlp"], results).splitlines()[2].split(" | ")
+    assert row[1:4] == ["800", "1,000", "1.250"]  # medians, and their ratio
+    assert row[4] == "1.200"  # the median of the rounds' own ratios
+    assert row[5:7] == ["210", "190"]  # server CPU per answer, each side's median

@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from service.api.middleware import AdmissionMiddleware
+from service.server.admission import Admission
 from tests.service.api.util import assert_problem, png_bytes
 
 Message = dict[str, Any]
@@ -65,10 +66,10 @@ async def settle() -> None:
 def test_requests_beyond_the_limit_wait_their_turn_oldest_first():
     async def scenario() -> None:
         inner = GatedApp()
-        gate = AdmissionMiddleware(inner, max_active=2, max_waiting=10, timeout_s=5)
+        gate = AdmissionMiddleware(inner, Admission(2, 10, 5))
         calls = [asyncio.create_task(call(gate, f"/r{i}")) for i in range(5)]
         await settle()
-        assert inner.started == ["/r0", "/r1"] and gate.active == 2
+        assert inner.started == ["/r0", "/r1"] and gate.admission.active == 2
         inner.finish("/r1")
         await settle()
         assert inner.started == ["/r0", "/r1", "/r2"]
@@ -80,7 +81,7 @@ def test_requests_beyond_the_limit_wait_their_turn_oldest_first():
             inner.finish(name)
         results = await asyncio.gather(*calls)
         assert [status_of(sent) for sent, _ in results] == [200] * 5
-        assert gate.active == 0
+        assert gate.admission.active == 0
 
     asyncio.run(scenario())
 
@@ -88,7 +89,7 @@ def test_requests_beyond_the_limit_wait_their_turn_oldest_first():
 def test_a_request_that_waits_too_long_gets_503_without_its_body_being_read():
     async def scenario() -> None:
         inner = GatedApp()
-        gate = AdmissionMiddleware(inner, max_active=1, max_waiting=10, timeout_s=0.05)
+        gate = AdmissionMiddleware(inner, Admission(1, 10, 0.05))
         first = asyncio.create_task(call(gate, "/busy"))
         await settle()
         sent, reads = await call(gate, "/late")
@@ -101,7 +102,7 @@ def test_a_request_that_waits_too_long_gets_503_without_its_body_being_read():
         assert problem["instance"] == "/late" and "retry later" in problem["detail"]
         inner.finish("/busy")
         assert status_of((await first)[0]) == 200
-        assert gate.active == 0
+        assert gate.admission.active == 0
 
     asyncio.run(scenario())
 
@@ -109,7 +110,7 @@ def test_a_request_that_waits_too_long_gets_503_without_its_body_being_read():
 def test_beyond_the_waiting_room_the_refusal_is_immediate():
     async def scenario() -> None:
         inner = GatedApp()
-        gate = AdmissionMiddleware(inner, max_active=1, max_waiting=2, timeout_s=5)
+        gate = AdmissionMiddleware(inner, Admission(1, 2, 5))
         busy = [asyncio.create_task(call(gate, f"/w{i}")) for i in range(3)]
         await settle()
         sent, reads = await asyncio.wait_for(call(gate, "/extra"), timeout=1)
@@ -124,19 +125,19 @@ def test_beyond_the_waiting_room_the_refusal_is_immediate():
 def test_waiters_that_gave_up_do_not_take_slots_or_waiting_room():
     async def scenario() -> None:
         inner = GatedApp()
-        gate = AdmissionMiddleware(inner, max_active=1, max_waiting=2, timeout_s=0.02)
+        gate = AdmissionMiddleware(inner, Admission(1, 2, 0.02))
         busy = asyncio.create_task(call(gate, "/busy"))
         await settle()
         for name in ("/a", "/b"):
             assert status_of((await call(gate, name))[0]) == 503
-        gate.timeout_s = 5
+        gate.admission.timeout_s = 5
         waiting = asyncio.create_task(call(gate, "/c"))  # room again: the two left
         await settle()
         inner.finish("/busy")
         inner.finish("/c")
         assert status_of((await waiting)[0]) == 200
         await busy
-        assert inner.started == ["/busy", "/c"] and gate.active == 0
+        assert inner.started == ["/busy", "/c"] and gate.admission.active == 0
 
     asyncio.run(scenario())
 
@@ -148,7 +149,7 @@ def test_waiters_that_gave_up_do_not_take_slots_or_waiting_room():
 def test_probes_and_preflights_are_never_held_back(path: str, method: str):
     async def scenario() -> None:
         inner = GatedApp()
-        gate = AdmissionMiddleware(inner, max_active=1, max_waiting=1, timeout_s=5)
+        gate = AdmissionMiddleware(inner, Admission(1, 1, 5))
         busy = [asyncio.create_task(call(gate, f"/busy{i}")) for i in range(2)]
         await settle()
         inner.finish(path)
@@ -166,10 +167,10 @@ def test_a_failing_request_gives_its_slot_back():
         async def broken(scope: Any, receive: Any, send: Any) -> None:
             raise RuntimeError("boom")
 
-        gate = AdmissionMiddleware(broken, max_active=1, max_waiting=1, timeout_s=1)
+        gate = AdmissionMiddleware(broken, Admission(1, 1, 1))
         with pytest.raises(RuntimeError):
             await call(gate, "/x")
-        assert gate.active == 0
+        assert gate.admission.active == 0
 
     asyncio.run(scenario())
 
@@ -209,7 +210,7 @@ def test_the_app_holds_inference_back_and_still_answers_probes(make_client, fake
 def test_a_cancelled_waiter_neither_keeps_a_slot_nor_blocks_the_next_request():
     async def scenario() -> None:
         inner = GatedApp()
-        gate = AdmissionMiddleware(inner, max_active=1, max_waiting=5, timeout_s=5)
+        gate = AdmissionMiddleware(inner, Admission(1, 5, 5))
         busy = asyncio.create_task(call(gate, "/busy"))
         await settle()
         waiting = asyncio.create_task(call(gate, "/gone"))
@@ -218,7 +219,7 @@ def test_a_cancelled_waiter_neither_keeps_a_slot_nor_blocks_the_next_request():
         await settle()
         inner.finish("/busy")
         await busy
-        assert gate.active == 0
+        assert gate.admission.active == 0
         inner.finish("/next")
         assert status_of((await asyncio.wait_for(call(gate, "/next"), timeout=1))[0]) == 200
 
@@ -232,6 +233,6 @@ def test_a_cancelled_waiter_neither_keeps_a_slot_nor_blocks_the_next_request():
         late.cancel()  # ... which is cancelled before it resumes
         with pytest.raises(asyncio.CancelledError):
             await late
-        assert gate.active == 0
+        assert gate.admission.active == 0
 
     asyncio.run(scenario())

@@ -2,7 +2,6 @@
 unread in the kernel, is read in arrival order when a reading connection is answered or
 closes, and is read anyway once it has waited the gate's longest wait."""
 
-import asyncio
 import socket
 import time
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ import pytest
 
 from service.api.tcp_nodelay import READ_GATE_STATE_KEY
 from service.server.read_gate import ReadGate
-from tests.service.api.uvicorn_thread import served_in_thread
+from tests.service.api.held_requests import Releases, open_sockets, send_path, served_releasing
 
 
 class HeldApp:
@@ -22,39 +21,29 @@ class HeldApp:
     def __init__(self, gate: ReadGate) -> None:
         self.gate = gate
         self.read: list[str] = []
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.release: dict[str, asyncio.Event] = {}
+        self.releases = Releases()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             await receive()
             scope["state"][READ_GATE_STATE_KEY] = self.gate
-            self.loop = asyncio.get_running_loop()
             await send({"type": "lifespan.startup.complete"})
             await receive()
             await send({"type": "lifespan.shutdown.complete"})
             return
         await receive()
         self.read.append(scope["path"])
-        await self.release.setdefault(scope["path"], asyncio.Event()).wait()
-        body = scope["path"].encode()
-        headers = [(b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await self.releases.wait(scope["path"])
+        await send_path(send, scope["path"])
 
     def finish(self, path: str) -> None:
-        assert self.loop is not None
-        self.loop.call_soon_threadsafe(lambda: self.release.setdefault(path, asyncio.Event()).set())
+        self.releases.finish(path)
 
 
 @contextmanager
 def served(app: HeldApp) -> Iterator[int]:
-    with served_in_thread(app) as port:
-        try:
-            yield port
-        finally:  # held requests answered before the server stops
-            for path in list(app.release):
-                app.finish(path)
+    with served_releasing(app, app.releases) as port:
+        yield port
 
 
 def request(path: str) -> bytes:
@@ -79,10 +68,7 @@ def wait_until_read(app: HeldApp, count: int, timeout_s: float = 10) -> None:
 
 @pytest.fixture
 def clients() -> Iterator[list[socket.socket]]:
-    opened: list[socket.socket] = []
-    yield opened
-    for client in opened:
-        client.close()
+    yield from open_sockets()
 
 
 def connect(port: int, clients: list[socket.socket]) -> socket.socket:
