@@ -5,7 +5,7 @@ protocol holds back waits as nothing more than its parsed headers: no task, no
 coroutine frames, no future; admitted, it starts as any request starts, with the slot
 already its own. Under thousands of connections this is most of the requests in the
 process, and a waiter that is one small record instead of a suspended chain of
-middleware costs ~10% less CPU per answer at 2,000 connections (docs/reliability.md).
+middleware cost ~5% less CPU per answer at 2,000 connections (docs/reliability.md).
 A request that reaches `AdmissionMiddleware` unadmitted (another protocol, a test's
 ASGI transport) waits there on a future, in the same line.
 
