@@ -131,14 +131,10 @@ lap "build prometheus image"
 
 # --- up, and wait for health ---------------------------------------------------------
 UP=1
-for attempt in 1 2 3; do
-  "${COMPOSE[@]}" up -d --no-build api prometheus >"$WORK/up.log" 2>&1 && break
-  { port_clash "$WORK/up.log" && [[ $attempt -lt 3 ]]; } \
-    || { cat "$WORK/up.log" >&2; fail "docker-compose up"; }
-  echo "container e2e: a host port was taken between choosing it and binding it; choosing again"
-  "${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
-  pick_ports
-done
+up_stack() { "${COMPOSE[@]}" up -d --no-build api prometheus; }
+down_stack() { "${COMPOSE[@]}" down -v --remove-orphans; }
+up_choosing_ports "$WORK/up.log" up_stack down_stack pick_ports \
+  || { cat "$WORK/up.log" >&2; fail "docker-compose up"; }
 api_id=$("${COMPOSE[@]}" ps -q api)
 health=""
 for _ in $(seq 180); do

@@ -70,3 +70,17 @@ choose_ports() {
 port_clash() {
   grep -qE 'port is already allocated|address already in use' "$1"
 }
+
+# up_choosing_ports LOG UP DOWN CHOOSE: run the command UP (its output in LOG); when it
+# lost a race for a host port, run DOWN, CHOOSE the ports again and retry, three tries
+# in all. Returns UP's failure otherwise, LOG kept for the caller to show.
+up_choosing_ports() {
+  local log=$1 up=$2 down=$3 choose=$4 attempt
+  for attempt in 1 2 3; do
+    "$up" >"$log" 2>&1 && return 0
+    { port_clash "$log" && [[ $attempt -lt 3 ]]; } || return 1
+    echo "a host port was taken between choosing it and binding it; choosing again"
+    "$down" >/dev/null 2>&1 || true
+    "$choose"
+  done
+}

@@ -148,15 +148,10 @@ sed -e 's/scrape_interval: 15s/scrape_interval: 2s/' \
 # Prometheus last: compose starts it only once the replicas are healthy, and three
 # replicas loading TensorFlow at once on two busy cores can outlast their start period.
 UP=1
-for attempt in 1 2 3; do
-  "${COMPOSE[@]}" up -d --no-build --scale api="$REPLICAS" api api-w2 lb \
-    >"$WORK/up.log" 2>&1 && break
-  { port_clash "$WORK/up.log" && [[ $attempt -lt 3 ]]; } \
-    || { cat "$WORK/up.log" >&2; fail "docker-compose up"; }
-  log "a host port was taken between choosing it and binding it; choosing again"
-  "${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
-  pick_ports
-done
+up_stack() { "${COMPOSE[@]}" up -d --no-build --scale api="$REPLICAS" api api-w2 lb; }
+down_stack() { "${COMPOSE[@]}" down -v --remove-orphans; }
+up_choosing_ports "$WORK/up.log" up_stack down_stack pick_ports \
+  || { cat "$WORK/up.log" >&2; fail "docker-compose up"; }
 want=$((REPLICAS + 1))
 ready=0
 for _ in $(seq 300); do

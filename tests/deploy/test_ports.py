@@ -105,3 +105,37 @@ def test_one_runs_choices_never_overlap(tmp_path: Path) -> None:
     assert balancer == str(start + 1)
     assert replicas == f"{start + 2}-{start + 5}"
     assert fixed == "9999"
+
+
+def retried_up(tmp_path: Path, failures: list[str]) -> tuple[int, str]:
+    """Run up_choosing_ports with an `up` that fails with each of `failures` in turn."""
+    answers = tmp_path / "answers"
+    answers.write_text("".join(f"{line}\n" for line in failures))
+    script = f"""
+source {ROOT / "scripts/ports.sh"}
+calls=""
+up() {{
+  calls+=" up"
+  line=$(head -n 1 {answers}); sed -i 1d {answers}
+  [[ -z $line ]] && return 0
+  echo "$line"; return 1
+}}
+down() {{ calls+=" down"; }}
+choose() {{ calls+=" choose"; }}
+up_choosing_ports {tmp_path / "up.log"} up down choose >/dev/null
+status=$?
+echo "$status$calls"
+"""
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True).stdout.split()
+    return int(out[0]), " ".join(out[1:])
+
+
+def test_a_lost_port_race_is_retried_with_ports_chosen_again(tmp_path: Path) -> None:
+    clash = "Bind for 127.0.0.1:18600 failed: port is already allocated"
+    assert retried_up(tmp_path, [clash]) == (0, "up down choose up")
+    assert retried_up(tmp_path, [clash, clash, clash]) == (
+        1,
+        "up down choose up down choose up",
+    )
+    assert retried_up(tmp_path, ["manifest unknown"]) == (1, "up")
+    assert (tmp_path / "up.log").read_text() == "manifest unknown\n"
