@@ -1,12 +1,14 @@
 """The fault table: noisy ratios are measured again, reported floors never fail a row;
-the canary row's probes expect what the service's split does."""
+the canary row's probes expect what the service's split does, and its share is judged
+from every worker's promise on."""
 
 import json
 
 from bench.scale.__main__ import _only_noisy_ratios_missed, _parse, plan_for
 from bench.scale.faults import GOODPUT_PROBLEM, P99_PROBLEM
-from bench.scale.faults.rollout import rollout_steps, route_key
-from bench.scale.report import Counts, Row, table
+from bench.scale.faults.rollout import Flip, _require_versions, rollout_steps, route_key
+from bench.scale.loadgen.records import Records
+from bench.scale.report import Counts, Row, count, table
 from service.runtime.rollout import ModelRollout
 from service.runtime.shadow import ShadowRunner
 from service.runtime.versions_file import parse_versions_file
@@ -70,3 +72,45 @@ def test_the_canary_rows_route_keys_reach_what_each_step_expects():
         dict(zip(steps[0].keys, (old, new), strict=True)),
         dict.fromkeys(steps[0].keys, new),
     ]
+
+
+def _canary_run(lagging_until: float) -> Records:
+    """A run through the balancer, one answer per ms: v1 until the canary file (t=10 s),
+    then every tenth answer from v2, except worker "api-w2"'s (every third answer) which
+    serves v1 only until ``lagging_until``; v2 alone from the promotion (t=30 s) on."""
+    records = Records(began_at=1000.0)
+    replicas = ("api_1", "api_2", "api-w2")
+    for n in range(45_000):
+        at, replica = n / 1000, replicas[n % 3]
+        lagging = replica == "api-w2" and at < lagging_until
+        old = at < 10 or (at < 30 and (lagging or n // 3 % 10 != 0))
+        records.add(at, 0.0005, 200, replica=replica, version=1 if old else 2)
+    return records
+
+
+def _judged(records: Records) -> Row:
+    """The canary row's verdict: probes saw every replica follow 3 s after each write,
+    and the polls promise every worker within ``budget`` (10 s)."""
+    flip = Flip(
+        marks={"canary": 1010.0, "promote": 1030.0},
+        follow={"canary": {"api_1": 3.0, "api_2": 3.0, "api-w2": 3.0}},
+    )
+    row = Row("canary flip", count(records))
+    _require_versions(row, records, flip, (1, 2), budget=10.0)
+    return row
+
+
+def test_a_worker_within_its_poll_does_not_count_against_the_canary_share():
+    """A worker the probes did not reach may serve the old split until two polls from
+    the write: the share is judged from then on, and each replica's share is shown."""
+    row = _judged(_canary_run(lagging_until=19.9))
+    assert row.passed, row.problems
+    assert "10.0% of 10000 answers from v2" in row.detail
+    assert "api-w2 10.0%" in row.detail
+
+
+def test_a_worker_that_never_follows_the_canary_fails_the_row():
+    row = _judged(_canary_run(lagging_until=30.0))
+    assert not row.passed
+    assert any(problem.startswith("canary share 6.7%") for problem in row.problems)
+    assert "api-w2 0.0%" in row.detail

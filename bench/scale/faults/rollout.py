@@ -108,7 +108,11 @@ class RolloutRows(Harness):
             flip.marks["published"] = time.time()
             self._watch(replicas, flip, "published", "loaded", READY_S, partial(_loaded, new))
             self._step(replicas, model_dir, canary, flip, body)
-            time.sleep(max(3.0, self.plan.duration_s / 3))  # canary answers to count
+            # Canary answers to count, from every worker's promise on (two polls from the
+            # write): as after the promotion, the probes may have seen only one worker of
+            # the --workers 2 replica follow while the other still served the old split.
+            canary_ends = flip.marks["canary"] + budget + max(3.0, self.plan.duration_s / 3)
+            time.sleep(max(0.0, canary_ends - time.time()))
             self._step(replicas, model_dir, promote, flip, body)
             # Answers after every worker's promise (two polls from the write) to judge:
             # a replica's probes may all reach one of its workers (SO_REUSEPORT), while the
@@ -284,19 +288,29 @@ def _times(name: str, follow: dict[str, float]) -> str:
     return f"{name}: {each}"
 
 
+def _replica_name(records: Records, index: int) -> str:
+    return records.replicas[index] if 0 <= index < len(records.replicas) else "unnamed"
+
+
 def _require_versions(
     row: Row, records: Records, flip: Flip, versions: tuple[int, int], budget: float
 ) -> None:
     """Through the balancer: only the old version answered until the canary file was
-    written, about CANARY_PERCENT% the new one once every replica was seen following it,
-    only the new one from two polls (``budget``) after the promotion, when every worker
-    of every replica has read it, and never another version."""
+    written; from two polls (``budget``) after each later write, when every worker of
+    every replica has read it, about CANARY_PERCENT% the new one under the canary file
+    and only the new one after the promotion; never another version."""
     old, new = versions
-    canary_from = flip.marks["canary"] + max(flip.follow["canary"].values())
+    canary_from = flip.marks["canary"] + budget
     promoted = flip.marks["promote"] + budget
     strange, before, after, canary = set(), set(), set(), []
-    for sent, latency, status, version in zip(
-        records.started, records.latency, records.status, records.version, strict=True
+    by_replica: dict[int, list[int]] = {}  # replica index: [answers, from the new version]
+    for sent, latency, status, version, replica in zip(
+        records.started,
+        records.latency,
+        records.status,
+        records.version,
+        records.replica,
+        strict=True,
     ):
         if status != 200:
             continue
@@ -307,6 +321,9 @@ def _require_versions(
             before.add(version)
         elif canary_from <= at and at + latency < flip.marks["promote"]:
             canary.append((at, version == new))
+            counts = by_replica.setdefault(replica, [0, 0])
+            counts[0] += 1
+            counts[1] += version == new
         elif at > promoted:
             after.add(version)
     row.require(not strange, f"answers from version(s) {sorted(strange)}")
@@ -315,9 +332,13 @@ def _require_versions(
     row.require(after <= {new}, f"after the promotion, answers from {sorted(after)}")
     expected = CANARY_PERCENT / 100
     share, spread = sum(new for _, new in canary) / max(len(canary), 1), _spread(canary, expected)
+    each = ", ".join(
+        f"{_replica_name(records, index)} {new_count / answers:.1%}"
+        for index, (answers, new_count) in sorted(by_replica.items())
+    )
     row.detail += (
         f"; through the balancer, {share:.1%} of {len(canary)} answers from v{new} while "
-        f"every replica held the {CANARY_PERCENT}% split"
+        f"every worker held the {CANARY_PERCENT}% split ({each})"
     )
     row.require(
         bool(canary) and abs(share - expected) <= spread,
