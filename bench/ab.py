@@ -84,6 +84,7 @@ def target_of(scenario: str, scratch: Path) -> wrk.Target:
 class Side:
     label: str
     tree: Path
+    env: tuple[tuple[str, str], ...] = ()  # settings of this side only (KERASSERVE_...)
 
 
 def checkout(revision: str) -> Path:
@@ -143,7 +144,8 @@ def serve(
         "--port", str(port), "--models-dir", str(models),
         "--poll-interval-s", "0", "--workers", str(workers), *extra,
     ]  # fmt: skip
-    server = procs.Server(argv, log, side.tree, {"PYTHONPATH": str(side.tree)})
+    env = {"PYTHONPATH": str(side.tree), **dict(side.env)}
+    server = procs.Server(argv, log, side.tree, env)
     server.start()
     server.wait_ready(f"http://127.0.0.1:{port}/readyz", timeout_s=300)
     return server
@@ -257,6 +259,14 @@ def report(
     return "\n".join(lines)
 
 
+def setting(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` as a pair."""
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", required=True, help="git revision to compare against")
@@ -272,11 +282,22 @@ def main() -> None:
     parser.add_argument("--warmup-s", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--port", type=int, default=18600)
+    parser.add_argument(
+        "--base-env",
+        action="append",
+        default=[],
+        type=setting,
+        metavar="NAME=VALUE",
+        help="an environment setting for the base side only (repeatable): with --base "
+        "HEAD, compares settings rather than revisions",
+    )
     options = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     head_tree = ROOT if options.head is None else checkout(options.head)
     head = Side(options.head or "checkout", head_tree)
-    sides = [Side(options.base, checkout(options.base)), head]
+    base_env = tuple(options.base_env)
+    base_label = " ".join([options.base, *(f"{name}={value}" for name, value in base_env)])
+    sides = [Side(base_label, checkout(options.base), base_env), head]
     scenarios = options.scenarios.split(",")
     print(report(sides, scenarios, measure(sides, scenarios, options)))
 

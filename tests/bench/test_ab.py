@@ -1,7 +1,12 @@
-"""bench.ab's rollout scenarios: the directory each one serves, read by the service."""
+"""bench.ab's rollout scenarios: the directory each one serves, read by the service;
+its report, and a base side run with settings of its own."""
 
+import argparse
 import json
+import shutil
 import subprocess
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -10,6 +15,7 @@ from bench import ab, wrk
 from bench.ab import ROLLOUTS, TARGETS, Side, models_dir
 from service.runtime.discovery import is_complete, scan
 from service.runtime.versions_file import parse_versions_file
+from tests.service.api.live import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -81,3 +87,38 @@ def test_the_report_pairs_each_round_and_gives_the_cpu_per_answer():
     assert row[1:4] == ["800", "1,000", "1.250"]  # medians, and their ratio
     assert row[4] == "1.200"  # the median of the rounds' own ratios
     assert row[5:7] == ["210", "190"]  # server CPU per answer, each side's median
+
+
+def test_a_base_setting_is_read_as_name_and_value():
+    assert ab.setting("KERASSERVE_MAX_READING_CONNECTIONS=2048") == (
+        "KERASSERVE_MAX_READING_CONNECTIONS",
+        "2048",
+    )
+    assert ab.setting("KERASSERVE_API_KEY=a=b") == ("KERASSERVE_API_KEY", "a=b")
+    for text in ("2048", "=2048"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            ab.setting(text)
+
+
+def test_a_side_is_served_with_its_own_settings(tmp_path):
+    """The base side's settings reach its server: here an API key, which then guards
+    classify on that side only."""
+    models = tmp_path / "models"
+    shutil.copytree(REPO / "models" / "fashion_mlp", models / "fashion_mlp")
+    port = free_port()
+    side = Side("base", REPO, (("KERASSERVE_API_KEY", "sesame"),))
+    server = ab.serve(side, port, tmp_path / "server.log", 1, models, ("--grpc-port", "0"))
+    try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/classify?model=fashion_mlp",
+            data=(ab.DATA / "fashion.png").read_bytes(),
+            headers={"Content-Type": "image/png"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == 401
+        request.add_header("Authorization", "Bearer sesame")
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 200
+    finally:
+        server.stop()
