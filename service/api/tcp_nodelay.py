@@ -74,6 +74,13 @@ class _GatedReading(_Protocol):
         super().connection_lost(exc)
         if self.read_gate is not None:
             self.read_gate.closed(self)
+        # A request that never started (its client left while it waited as a record)
+        # still holds this protocol through its cycle's `on_response`, which uvicorn
+        # unbinds only when a request ends, and this protocol holds the cycle: left so,
+        # each stayed as cyclic garbage until a full collection, which under thousands of
+        # clients came seldom (~230,000 objects, +56 MB RSS over five runs of 5,000
+        # clients). A task still answering keeps its own cycle.
+        self.cycle = None  # type: ignore[assignment]
 
     def pause_reading_at_gate(self) -> None:
         # Not idle: its next request may already wait in the kernel, so no keep-alive
