@@ -62,9 +62,9 @@ class Settings(BaseSettings, RuntimeSettings):
     admission_timeout_s: float = Field(default=5.0, gt=0)
     # Connections read from at once (per process); the others keep their next request
     # unread in the kernel until one of these is answered (`service.server.read_gate`).
-    # While any wait there, every answer swaps one in (a pause and a resume), which cost
-    # ~10-20% of the CPU per answer at 5,000 clients; a waiting request is a small
-    # record, so reading as many connections as can wait in line is the cheaper default.
+    # While any wait there, every answer swaps one in (a pause and a resume: up to a
+    # fifth of the CPU per answer at 5,000 clients, by run); a waiting request is a
+    # small record, so reading as many connections as can wait in line is the default.
     max_reading_connections: PositiveInt = 8192
 
     # The gRPC server (KServe V2, TF Serving, health, reflection) in the same process;
